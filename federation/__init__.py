@@ -1,0 +1,1 @@
+"""federation part of the Bürgerkonto."""

@@ -1,0 +1,147 @@
+"""The application factory: configuration, extensions, parts, error pages, headers."""
+
+import logging
+import os
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import auth
+from .config import load_config
+from .extensions import babel, csrf, db, limiter, migrate
+from .hooks import Hooks
+from .mail import deliver_queued_after_request
+from .sessions import DatabaseSessionInterface
+from .throttle import Throttled
+from .web import problem, security_headers, select_locale, wants_problem_json
+
+MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Bürgerkonto app; ``test_config`` overrides everything else."""
+    app = Flask("buergerkonto.idp", instance_relative_config=True,
+                instance_path=os.environ.get("BUERGERKONTO_INSTANCE_PATH") or None)
+    load_config(app, test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        count = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    app.extensions["buergerkonto.hooks"] = Hooks()
+    app.extensions["buergerkonto.account_sections"] = []
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    app.config.setdefault("RATELIMIT_ENABLED", not app.config.get("TESTING_DISABLE_RATELIMIT", False))
+    limiter.init_app(app)
+    app.session_interface = DatabaseSessionInterface()
+
+    from . import views_account, views_auth
+
+    app.register_blueprint(views_auth.bp)
+    app.register_blueprint(views_account.bp)
+    _register_parts(app)
+
+    app.after_request(security_headers)
+    app.after_request(deliver_queued_after_request)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+    _quiet_secrets_in_logs(app)
+    return app
+
+
+def _register_parts(app: Flask) -> None:
+    """Let each part plug itself in (blueprints, hooks, CLI)."""
+    from .oidc import init_app as init_oidc
+
+    init_oidc(app)
+    for module_name in ("trust_levels", "federation", "mailbox"):
+        module = __import__(f"buergerkonto.{module_name}", fromlist=["init_app"])
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def inject():
+        from flask_babel import get_locale
+
+        return {
+            "current_account": auth.current_account(),
+            "current_locale": str(get_locale()),
+            "languages": app.config["LANGUAGES"],
+        }
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Throttled)
+    def throttled(exc: Throttled):
+        from .extensions import db
+
+        db.session.rollback()
+        headers = {"Retry-After": str(exc.retry_after)}
+        if wants_problem_json():
+            response = problem(429, "Too Many Requests", "Too many failed attempts.",
+                               retry_after=exc.retry_after)
+            response.headers.update(headers)
+            return response
+        return render_template("error.html", status=429, title=_("Too many attempts"),
+                               message=_("Too many failed attempts. Please wait %(minutes)s minute(s) "
+                                         "and try again.", minutes=max(1, (exc.retry_after + 59) // 60)),
+                               retry_after=exc.retry_after), 429, headers
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        if wants_problem_json():
+            return problem(400, "Bad Request", "The form's security token is missing or invalid.")
+        return render_template("error.html", status=400, title=_("The form has expired"),
+                               message=_("For your security the form could not be accepted. Please go "
+                                         "back, reload the page and try again.")), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code == 429 and wants_problem_json():
+            return problem(429, "Too Many Requests", exc.description)
+        if wants_problem_json():
+            return problem(exc.code or 500, exc.name, exc.description)
+        titles = {400: _("Bad request"), 403: _("Access denied"), 404: _("Page not found"),
+                  405: _("Method not allowed"), 413: _("Too large"), 429: _("Too many requests")}
+        messages = {404: _("The page you asked for does not exist."),
+                    429: _("Too many requests. Please wait a moment and try again.")}
+        return render_template("error.html", status=exc.code, title=titles.get(exc.code, exc.name),
+                               message=messages.get(exc.code, _("The request could not be processed."))), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        from .extensions import db
+
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_problem_json():
+            return problem(500, "Internal Server Error")
+        return render_template("error.html", status=500, title=_("Something went wrong"),
+                               message=_("Please try again later.")), 500
+
+
+class _RedactSecrets(logging.Filter):
+    """Query strings may carry codes and tokens: keep them out of the request log."""
+
+    def filter(self, record):
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _redact(text: str) -> str:
+    import re
+
+    return re.sub(r"((?:code|token|id_token_hint|client_secret|password|state)=)[^&\s\"]+", r"\1[redacted]", text)
+
+
+def _quiet_secrets_in_logs(app: Flask) -> None:
+    logging.getLogger("werkzeug").addFilter(_RedactSecrets())
+    logging.getLogger("gunicorn.access").addFilter(_RedactSecrets())

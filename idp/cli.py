@@ -1,0 +1,98 @@
+"""The ``buergerkonto`` console script: a Flask CLI group with the operator's commands."""
+
+import json
+import os
+import shutil
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import accounts, mail
+from .extensions import db
+
+
+def _create_app():
+    from .app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
+             add_version_option=False)
+def main():
+    """Bürgerkonto: citizen account and OpenID Connect provider for municipal portals."""
+
+
+def emit(as_json: bool, payload: dict, text: str) -> None:
+    """Print one JSON object (for scripts) or a sentence (for people)."""
+    click.echo(json.dumps(payload, ensure_ascii=False) if as_json else text)
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
+@click.option("--dev", is_flag=True, help="Use Flask's development server even when gunicorn is there.")
+def serve(host, port, workers, dev):
+    """Serve the Bürgerkonto (gunicorn where available, else Flask's server)."""
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    if gunicorn and not dev:
+        os.execv(gunicorn, [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers),
+                            "--access-logfile", "-", "buergerkonto.idp.wsgi:app"])
+    from .app import create_app
+
+    create_app().run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@main.group("accounts")
+def accounts_group():
+    """Citizen accounts."""
+
+
+@accounts_group.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="Read from the prompt when given as '-'.")
+@click.option("--name", default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def accounts_create(email, password, name, as_json):
+    """Create an account whose e-mail address counts as verified."""
+    if password == "-":
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if accounts.find_by_email(email) is not None:
+        fail("An account with this e-mail address exists already.")
+    try:
+        account = accounts.create_account(email, password, name, verified=True)
+    except accounts.InvalidEmail:
+        fail("The e-mail address is not valid.")
+    except accounts.PasswordRejected as exc:
+        fail(f"Password refused: {exc}")
+    db.session.commit()
+    emit(as_json, {"id": account.uuid, "email": account.email}, f"Created account {account.uuid} for {account.email}.")
+
+
+@main.group("mail")
+def mail_group():
+    """Outgoing mail."""
+
+
+@mail_group.command("deliver")
+@with_appcontext
+def mail_deliver():
+    """Deliver mail still pending (after an SMTP outage)."""
+    click.echo(f"{mail.deliver_pending(limit=10_000)} message(s) delivered.")
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo(host, port):
+    """Start the service with demo data on SQLite."""
+    from .demo import run_demo
+
+    run_demo(host, port)

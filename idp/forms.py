@@ -1,0 +1,113 @@
+"""Forms of the citizen pages. Every form carries a CSRF token (Flask-WTF)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
+
+from .passwords import MAX_LENGTH
+
+_EMAIL = [DataRequired(_l("Please enter your e-mail address.")),
+          Length(max=254, message=_l("The e-mail address is too long.")),
+          Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False)]
+# Long enough for any acceptable password, so an overlong one is refused by the
+# policy with a clear message instead of being cut.
+_PASSWORD_INPUT = {"maxlength": 1024}
+
+
+def _password(label, autocomplete, message=None):
+    return PasswordField(label, validators=[InputRequired(message or _l("Please enter your password.")),
+                                            Length(max=1024, message=_l("The password is too long."))],
+                         render_kw={"autocomplete": autocomplete, **_PASSWORD_INPUT})
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=_EMAIL,
+                       render_kw={"autocomplete": "username", "spellcheck": "false"})
+    password = _password(_l("Password"), "current-password")
+    next = HiddenField()
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(_l("Please enter the code.")), Length(max=20, message=_l("The code is too long."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "spellcheck": "false",
+                   "autocapitalize": "off"},
+    )
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=_EMAIL,
+                       render_kw={"autocomplete": "email", "spellcheck": "false"})
+    name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=200)],
+                       render_kw={"autocomplete": "name"})
+    password = _password(_l("Password"), "new-password", _l("Please choose a password."))
+    password_repeat = PasswordField(
+        _l("Repeat password"),
+        validators=[InputRequired(_l("Please repeat the password.")),
+                    EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password", **_PASSWORD_INPUT},
+    )
+
+
+class EmailOnlyForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=_EMAIL,
+                       render_kw={"autocomplete": "email", "spellcheck": "false"})
+
+
+class NewPasswordForm(FlaskForm):
+    password = _password(_l("New password"), "new-password", _l("Please choose a password."))
+    password_repeat = PasswordField(
+        _l("Repeat new password"),
+        validators=[InputRequired(_l("Please repeat the password.")),
+                    EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password", **_PASSWORD_INPUT},
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = _password(_l("Current password"), "current-password")
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = EmailField(_l("New e-mail address"), validators=_EMAIL,
+                           render_kw={"autocomplete": "email", "spellcheck": "false"})
+    current_password = _password(_l("Current password"), "current-password")
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)], render_kw={"autocomplete": "name"})
+    given_name = StringField(_l("Given name"), validators=[Optional(), Length(max=100)],
+                             render_kw={"autocomplete": "given-name"})
+    family_name = StringField(_l("Family name"), validators=[Optional(), Length(max=100)],
+                              render_kw={"autocomplete": "family-name"})
+    phone_number = StringField(_l("Phone number"), validators=[Optional(), Length(max=40)],
+                               render_kw={"autocomplete": "tel", "type": "tel"})
+    street_address = StringField(_l("Street and house number"), validators=[Optional(), Length(max=200)],
+                                 render_kw={"autocomplete": "street-address"})
+    postal_code = StringField(_l("Postal code"), validators=[Optional(), Length(max=10)],
+                              render_kw={"autocomplete": "postal-code"})
+    locality = StringField(_l("Town"), validators=[Optional(), Length(max=100)],
+                           render_kw={"autocomplete": "address-level2"})
+
+
+class TotpEnableForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app"),
+                       validators=[DataRequired(_l("Please enter the code.")), Length(max=10)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                  "pattern": "[0-9 ]*"})
+
+
+class PasswordConfirmForm(FlaskForm):
+    current_password = _password(_l("Current password"), "current-password")
+
+
+class DeleteAccountForm(FlaskForm):
+    current_password = _password(_l("Current password"), "current-password")
+    confirm = BooleanField(_l("Yes, delete my Bürgerkonto and all its data for good."),
+                           validators=[DataRequired(_l("Please confirm the deletion."))])
+
+
+class EmptyForm(FlaskForm):
+    """A button only; the form exists for its CSRF token."""

@@ -1,0 +1,133 @@
+"""Server-side browser sessions, stored in the database.
+
+The cookie carries only a random token; the database keeps its SHA-256, the
+session's data and who is signed in. So sessions can be listed and ended on
+the account page, survive a restart, and are shared by every app instance.
+Idle and absolute timeouts are enforced on every request.
+"""
+
+import secrets
+from datetime import timedelta
+
+from flask import g
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import CallbackDict
+
+from .crypto import sha256_hex
+from .extensions import db
+from .models import WebSession
+from .timeutil import utcnow
+
+# How stale ``last_seen_at`` may get before an unchanged session is written
+# again; keeps most requests free of writes while idle timeouts stay exact enough.
+_TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    """Session data plus the database record behind it (``None`` until first saved)."""
+
+    def __init__(self, initial=None, record: WebSession | None = None, token: str | None = None):
+        def on_update(self):
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.record = record
+        self.token = token
+        self.modified = False
+        self.rotated = False
+
+
+def idle_timeout(app, kind: str) -> timedelta:
+    return app.config["STAFF_SESSION_IDLE_TIMEOUT" if kind == "staff" else "SESSION_IDLE_TIMEOUT"]
+
+
+def is_live(app, record: WebSession, now=None) -> bool:
+    """Whether ``record`` is neither ended, past its absolute lifetime, nor idle too long."""
+    now = now or utcnow()
+    return (
+        record.ended_at is None
+        and record.expires_at > now
+        and record.last_seen_at + idle_timeout(app, record.kind) > now
+    )
+
+
+class DatabaseSessionInterface(SessionInterface):
+    """Flask session interface over the ``web_session`` table."""
+
+    def open_session(self, app, request):
+        token = request.cookies.get(self.get_cookie_name(app))
+        if token and len(token) <= 128:
+            record = WebSession.query.filter_by(token_hash=sha256_hex(token)).first()
+            if record is not None and is_live(app, record):
+                return ServerSession(dict(record.data or {}), record=record, token=token)
+        return ServerSession()
+
+    def save_session(self, app, session: ServerSession, response):
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        if session.record is None and not session:
+            if session.modified:
+                response.delete_cookie(name, domain=domain, path=path)
+            return
+        now = utcnow()
+        record = session.record
+        if record is None:
+            session.token = secrets.token_urlsafe(32)
+            record = session.record = new_record(app, session.token, now)
+            db.session.add(record)
+        elif not (session.modified or session.rotated) and now - record.last_seen_at < _TOUCH_INTERVAL:
+            return
+        record.data = dict(session)
+        record.last_seen_at = now
+        try:
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            raise
+        response.set_cookie(
+            name,
+            session.token,
+            httponly=self.get_cookie_httponly(app),
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+            domain=domain,
+            path=path,
+        )
+        response.vary.add("Cookie")
+
+
+def new_record(app, token: str, now, kind: str = "citizen") -> WebSession:
+    from flask import request
+
+    return WebSession(
+        token_hash=sha256_hex(token),
+        sid=secrets.token_urlsafe(32),
+        kind=kind,
+        data={},
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + app.config["SESSION_ABSOLUTE_TIMEOUT"],
+        user_agent=(request.user_agent.string or "")[:255] or None,
+        ip_address=request.remote_addr,
+    )
+
+
+def rotate(app, session: ServerSession, kind: str = "citizen") -> WebSession:
+    """Give the browser a new session id (at every sign-in), ending the old record.
+
+    The data the browser carried into the sign-in (such as a pending
+    authorization request) moves along; the CSRF token is renewed.
+    """
+    now = utcnow()
+    if session.record is not None and session.record.ended_at is None:
+        session.record.ended_at = now
+    session.token = secrets.token_urlsafe(32)
+    session.record = new_record(app, session.token, now, kind)
+    db.session.add(session.record)
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)  # Flask-WTF caches the token per request
+    session.rotated = True
+    session.modified = True
+    return session.record

@@ -1,0 +1,104 @@
+"""Brute-force protection for passwords and one-time codes (ASVS 6.3, Keycloak's design).
+
+Failures are counted per key: the attempted account (keyed by a hash of the
+normalised e-mail, so unknown addresses are throttled exactly like known
+ones) and the client address. Past the free failures the wait doubles with
+each further failure up to a cap. Counters live in the database, so every
+app instance sees the same numbers. Checks happen before the work.
+"""
+
+from datetime import timedelta
+from math import ceil
+
+from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from . import crypto
+from .extensions import db
+from .models import ThrottleCounter
+from .timeutil import utcnow
+
+
+class Throttled(Exception):
+    """Too many failures; ``retry_after`` says in how many seconds to try again."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"throttled for {retry_after}s")
+        self.retry_after = max(1, int(retry_after))
+
+
+def account_key(identifier: str) -> str:
+    """Throttle key for the account a user names (e-mail or id), without storing it in clear."""
+    return "acct:" + crypto.keyed_hash(identifier, "throttle")[:40]
+
+
+def ip_key(address: str | None) -> str:
+    return "ip:" + (address or "unknown")
+
+
+def _free_failures(key: str) -> int:
+    config = current_app.config
+    return config["THROTTLE_IP_FREE_FAILURES"] if key.startswith("ip:") else config["THROTTLE_FREE_FAILURES"]
+
+
+def check(*keys: str) -> None:
+    """Raise ``Throttled`` if any key is locked now."""
+    now = utcnow()
+    counters = ThrottleCounter.query.filter(ThrottleCounter.key.in_(keys)).all()
+    waits = [
+        (counter.locked_until - now).total_seconds()
+        for counter in counters
+        if counter.locked_until and counter.locked_until > now
+    ]
+    if waits:
+        raise Throttled(ceil(max(waits)))
+
+
+def fail(*keys: str) -> None:
+    """Count one failure for every key and lock those past their free failures."""
+    config = current_app.config
+    now = utcnow()
+    stale = now - timedelta(seconds=config["THROTTLE_RESET_SECONDS"])
+    for key in keys:
+        counter = _increment(key, now, stale)
+        over = counter.failures - _free_failures(key)
+        if over >= 0:
+            wait = min(config["THROTTLE_BASE_SECONDS"] * (2**over), config["THROTTLE_MAX_SECONDS"])
+            counter.locked_until = now + timedelta(seconds=wait)
+    db.session.flush()
+
+
+def _increment(key: str, now, stale) -> ThrottleCounter:
+    # Counters untouched for a long time start again from zero.
+    db.session.execute(
+        update(ThrottleCounter)
+        .where(ThrottleCounter.key == key, ThrottleCounter.last_failure_at < stale)
+        .values(failures=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    changed = db.session.execute(
+        update(ThrottleCounter)
+        .where(ThrottleCounter.key == key)
+        .values(failures=ThrottleCounter.failures + 1, last_failure_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        try:
+            with db.session.begin_nested():
+                db.session.add(ThrottleCounter(key=key, failures=1, last_failure_at=now))
+        except IntegrityError:
+            # Another request created it first: count on top of theirs.
+            db.session.execute(
+                update(ThrottleCounter)
+                .where(ThrottleCounter.key == key)
+                .values(failures=ThrottleCounter.failures + 1, last_failure_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    counter = db.session.get(ThrottleCounter, key, populate_existing=True)
+    return counter
+
+
+def succeed(key: str) -> None:
+    """A correct answer clears the account's counter (the address counter stays)."""
+    ThrottleCounter.query.filter_by(key=key).delete()

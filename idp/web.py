@@ -1,0 +1,72 @@
+"""Cross-cutting web concerns: security headers, safe redirects, language, problem details."""
+
+from urllib.parse import urlsplit
+
+from flask import current_app, jsonify, request, session
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def security_headers(response):
+    """Headers every page carries (clickjacking, referrer leaks, sniffing, caching)."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.is_secure or current_app.config["ISSUER"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype == "text/html" or "Cache-Control" not in response.headers:
+        if not request.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def safe_next(target: str | None, default: str = "/account") -> str:
+    """Return ``target`` when it is a path of this service, else ``default`` (no open redirect)."""
+    if not target or len(target) > 2000:
+        return default
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def select_locale() -> str:
+    """German by default; English by switch, ``ui_locales`` or ``Accept-Language``."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang")
+    if chosen in languages:
+        session["locale"] = chosen
+        return chosen
+    for tag in (request.args.get("ui_locales") or "").split():
+        base = tag.split("-")[0].lower()
+        if base in languages:
+            return base
+    if session.get("locale") in languages:
+        return session["locale"]
+    return request.accept_languages.best_match(languages, default=languages[0])
+
+
+def wants_problem_json() -> bool:
+    """API paths and clients asking for JSON get RFC 9457 problem details."""
+    if request.path.startswith(("/api/", "/oauth/", "/.well-known/")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
+    return best in ("application/json", "application/problem+json")
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra):
+    """An ``application/problem+json`` response (RFC 9457)."""
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response

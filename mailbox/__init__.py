@@ -1,0 +1,1 @@
+"""mailbox part of the Bürgerkonto."""

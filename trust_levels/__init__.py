@@ -1,0 +1,1 @@
+"""trust_levels part of the Bürgerkonto."""
