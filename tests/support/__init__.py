@@ -1,0 +1,1 @@
+"""Test support: real servers (PostgreSQL, SMTP) and a form-filling browser for the test client."""

@@ -1,0 +1,127 @@
+"""Real servers for the tests, started once per test process on loopback.
+
+PostgreSQL runs from Debian's binaries as the ``postgres`` user on a
+temporary data directory and a free port; SMTP is aiosmtpd, collecting what
+the service sends so tests can follow the links in it.
+"""
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("BUERGERKONTO_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(args, **kwargs):
+    """Run a PostgreSQL binary as the ``postgres`` user (the server refuses to run as root)."""
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--"] + args
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster; ``url(dbname)`` gives an SQLAlchemy URL."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="bk-pg-"))
+        self.datadir = self.root / "data"
+        self.port = free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+
+    def start(self):
+        _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust",
+                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-o", options, "-w", "-t", "60",
+                      "-l", str(self.root / "server.log"), "start"])
+        return self
+
+    def stop(self):
+        try:
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"])
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def execute(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(sql)
+
+
+class SmtpServer:
+    """aiosmtpd on loopback that keeps every message it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[email.message.EmailMessage] = []
+        self._lock = threading.Condition()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        with self._lock:
+            self.messages.append(message)
+            self._lock.notify_all()
+        return "250 OK"
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def clear(self):
+        with self._lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list:
+        address = address.lower()
+        return [m for m in self.messages if address in m["X-Envelope-To"].lower()]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10.0):
+        """Wait until ``address`` has received ``count`` messages; return the last one."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(self.to(address)) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no mail #{count} for {address}; got {[m['Subject'] for m in self.messages]}")
+                self._lock.wait(remaining)
+            return self.to(address)[-1]
+
+    @staticmethod
+    def body(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    def link(self, address: str, path_part: str, count: int = 1) -> str:
+        """The first URL containing ``path_part`` in the ``count``-th mail to ``address``."""
+        text = self.body(self.wait_for(address, count))
+        for url in re.findall(r"https?://\S+", text):
+            if path_part in url:
+                return url
+        raise AssertionError(f"no link with {path_part!r} in: {text}")
