@@ -22,6 +22,11 @@ from .timeutil import utcnow
 MAX_EMAIL_LENGTH = 254
 
 
+def N_(text: str) -> str:
+    """Mark a mail subject or text for translation; it is translated when the mail is written."""
+    return text
+
+
 class InvalidEmail(ValueError):
     """The address is malformed, too long, or not deliverable in form."""
 
@@ -123,7 +128,7 @@ def register(email: str, password: str, name: str | None, locale: str | None) ->
     if existing is not None:
         # Still pay for the hash so the answer takes as long as a real registration.
         passwords.hash_password(password)
-        _mail(existing, existing.locale or locale, "Registration attempt with your address",
+        _mail(existing, existing.locale or locale, N_("Registration attempt with your address"),
               lambda: _(
                   "Someone tried to register a Bürgerkonto with this e-mail address, which already "
                   "has an account.\n\nIf that was you, sign in or reset your password:\n%(url)s\n\n"
@@ -143,7 +148,7 @@ def register(email: str, password: str, name: str | None, locale: str | None) ->
 
 def send_email_confirmation(account: Account) -> None:
     token = signed_tokens.dump(signed_tokens.EMAIL_CONFIRM, {"a": account.uuid, "e": account.email})
-    _mail(account, account.locale, "Please confirm your e-mail address",
+    _mail(account, account.locale, N_("Please confirm your e-mail address"),
           lambda: _(
               "Welcome to the Bürgerkonto.\n\nPlease confirm your e-mail address within 24 hours "
               "by opening this link:\n%(url)s\n\nIf you did not register, ignore this message; "
@@ -245,7 +250,7 @@ def request_password_reset(email: str, locale: str | None) -> None:
         return
     token = signed_tokens.dump(signed_tokens.PASSWORD_RESET,
                                {"a": account.uuid, "p": _password_fingerprint(account)})
-    _mail(account, account.locale or locale, "Reset your Bürgerkonto password",
+    _mail(account, account.locale or locale, N_("Reset your Bürgerkonto password"),
           lambda: _(
               "Someone asked to reset the password of your Bürgerkonto.\n\nTo choose a new "
               "password, open this link within one hour:\n%(url)s\n\nIf that was not you, ignore "
@@ -286,9 +291,9 @@ def change_password(account: Account, current: str, new: str, ip_address, keep) 
     _check_policy(new, account.email)
     _set_password(account, new)
     events.record("account:password:change", account.id)
-    _notify(account, "Your password was changed",
-            "The password of your Bürgerkonto was just changed. If that was not you, reset it "
-            "now and contact the Bürgerbüro.")
+    _notify(account, N_("Your password was changed"),
+            N_("The password of your Bürgerkonto was just changed. If that was not you, reset it "
+            "now and contact the Bürgerbüro."))
     # Other sessions may belong to whoever knew the old password.
     return end_all_sessions(account.id, "password-change", keep=keep)
 
@@ -313,7 +318,7 @@ def request_email_change(account: Account, password: str, new_email: str, ip_add
     token = signed_tokens.dump(signed_tokens.EMAIL_CHANGE,
                                {"a": account.uuid, "old": account.email, "new": new_norm})
     if Account.query.filter(Account.email == new_norm).first() is None:
-        _mail(new_norm, account.locale, "Confirm your new e-mail address",
+        _mail(new_norm, account.locale, N_("Confirm your new e-mail address"),
               lambda: _(
                   "Please confirm the new e-mail address of your Bürgerkonto within 24 hours:\n"
                   "%(url)s", url=_external_url("account.confirm_email_change", token=token)))
@@ -333,7 +338,7 @@ def confirm_email_change(token: str) -> Account:
     account.email_verified_at = utcnow()
     events.record("account:email:change", account.id)
     if old:
-        _mail(old, account.locale, "Your e-mail address was changed",
+        _mail(old, account.locale, N_("Your e-mail address was changed"),
               lambda: _("The e-mail address of your Bürgerkonto was changed to another address. "
                         "If that was not you, contact the Bürgerbüro."))
     return account
@@ -350,8 +355,8 @@ def enable_totp(account: Account, secret: str, code: str) -> list[str] | None:
     account.totp_enabled_at = utcnow()
     codes = totp.new_recovery_codes(account)
     events.record("account:totp:enable", account.id)
-    _notify(account, "Two-step sign-in switched on",
-            "Two-step sign-in with an authenticator app is now on for your Bürgerkonto.")
+    _notify(account, N_("Two-step sign-in switched on"),
+            N_("Two-step sign-in with an authenticator app is now on for your Bürgerkonto."))
     return codes
 
 
@@ -365,9 +370,9 @@ def disable_totp(account: Account, password: str, ip_address) -> None:
 
     RecoveryCode.query.filter_by(account_id=account.id).delete()
     events.record("account:totp:disable", account.id)
-    _notify(account, "Two-step sign-in switched off",
-            "Two-step sign-in was switched off for your Bürgerkonto. If that was not you, "
-            "change your password now.")
+    _notify(account, N_("Two-step sign-in switched off"),
+            N_("Two-step sign-in was switched off for your Bürgerkonto. If that was not you, "
+            "change your password now."))
 
 
 def regenerate_recovery_codes(account: Account, password: str, ip_address) -> list[str]:

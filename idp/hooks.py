@@ -21,7 +21,28 @@ class Hooks:
     session_ended: list[Callable] = field(default_factory=list)
     # fn(web_session) called after the transaction that ended sessions committed
     after_sessions_ended: list[Callable] = field(default_factory=list)
+    # fn(account) -> "low" | "substantial" | "high": how well the identity is proven.
+    # Registered by trust_levels (and federation); without one every account is "low".
+    proofing_level: list[Callable] = field(default_factory=list)
+    # fn(account, web_session, requested: dict | None) -> list of OIDC4IDA verified_claims
+    # objects (may be empty); the OIDC provider merges them into ID token and userinfo.
+    verified_claims: list[Callable] = field(default_factory=list)
+    # fn(web_session) -> dict of extra context for the step-up page (ways to raise the level)
+    step_up_options: list[Callable] = field(default_factory=list)
 
 
 def hooks() -> Hooks:
     return current_app.extensions["buergerkonto.hooks"]
+
+
+LEVELS = ("low", "substantial", "high")
+
+
+def proofing_level(account) -> str:
+    """The highest identity-proofing level any part vouches for (``low`` when none does)."""
+    best = "low"
+    for provider in hooks().proofing_level:
+        level = provider(account) or "low"
+        if LEVELS.index(level) > LEVELS.index(best):
+            best = level
+    return best
