@@ -15,8 +15,9 @@ import time
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
-from authlib.jose import JsonWebToken
-from authlib.jose.errors import JoseError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from flask import Flask, abort, flash, redirect, render_template, request, session, url_for
 
 LOA = "http://eidas.europa.eu/LoA/"
@@ -226,15 +227,22 @@ def create_portal_app(config: dict) -> Flask:
 def verify_logout_token(idp, token: str, config: dict) -> dict:
     """Validate a logout token as Back-Channel Logout 1.0 §2.6 asks."""
     metadata = idp.load_server_metadata()
-    jwt = JsonWebToken(["ES256", "RS256"])
+    algorithms = ["ES256", "RS256"]
     try:
-        claims = jwt.decode(token, idp.fetch_jwk_set())
+        decoded = jwt.decode(token, KeySet.import_key_set(idp.fetch_jwk_set()), algorithms=algorithms)
     except JoseError:
-        claims = jwt.decode(token, idp.fetch_jwk_set(force=True))
-    claims.options = {"iss": {"essential": True, "values": [metadata["issuer"]]},
-                      "aud": {"essential": True, "values": [config["CLIENT_ID"]]},
-                      "iat": {"essential": True}}
-    claims.validate(leeway=30)
+        # The provider may have rotated its keys since we cached them.
+        decoded = jwt.decode(token, KeySet.import_key_set(idp.fetch_jwk_set(force=True)), algorithms=algorithms)
+    if decoded.header.get("typ") not in (None, "logout+jwt"):
+        raise ValueError("wrong token type")
+    jwt.JWTClaimsRegistry(
+        leeway=30,
+        iss={"essential": True, "value": metadata["issuer"]},
+        aud={"essential": True, "value": config["CLIENT_ID"]},
+        iat={"essential": True},
+        exp={"essential": True},
+    ).validate(decoded.claims)
+    claims = decoded.claims
     events = claims.get("events") or {}
     if BACKCHANNEL_EVENT not in events or "nonce" in claims or not (claims.get("sid") or claims.get("sub")):
         raise ValueError("not a logout token")
