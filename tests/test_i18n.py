@@ -6,6 +6,7 @@ update``, translate, ``scripts/i18n compile``).
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -103,8 +104,12 @@ def test_catalogue_directory_is_absolute_inside_the_package(app):
 
 def test_installed_wheel_ships_and_finds_the_catalogue(tmp_path):
     """Built as a wheel, the package carries the catalogue and Flask-Babel finds it there."""
+    # Build from a copy: setuptools writes build/ into the source tree, which other tests may share.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "instance"))
     out = tmp_path / "dist"
-    build = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+    build = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(out.glob("buergerkonto-*.whl"))
