@@ -5,6 +5,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
 
 from .models import DOCUMENT_TYPES
@@ -72,8 +73,8 @@ DOCUMENT_LABELS = {"idcard": _l("Personalausweis (ID card)"), "passport": _l("Re
 
 
 class ConfirmForm(PersonFields, FlaskForm):
-    document_type = SelectField(_l("Document type"), choices=[("", _l("Please choose"))] + [
-        (value, DOCUMENT_LABELS[value]) for value in DOCUMENT_TYPES],
+    document_type = SelectField(_l("Document type"), choices=[SelectChoice("", _l("Please choose"))] + [
+        SelectChoice(value, DOCUMENT_LABELS[value]) for value in DOCUMENT_TYPES],
         validators=[DataRequired(_l("Please choose the document type."))])
     document_country = StringField(_l("Issuing country (three-letter code, e.g. DEU)"), default="DEU",
                                    validators=[DataRequired(_l("Please enter the issuing country.")),
@@ -97,7 +98,7 @@ class RevokeForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    decision = SelectField(_l("Decision"), choices=[("", _l("Please choose")),
-                                                    ("approve", _l("Confirm the identity")),
-                                                    ("reject", _l("Reject"))],
+    decision = SelectField(_l("Decision"), choices=[SelectChoice("", _l("Please choose")),
+                                                    SelectChoice("approve", _l("Confirm the identity")),
+                                                    SelectChoice("reject", _l("Reject"))],
                            validators=[DataRequired(_l("Please choose a decision."))])
