@@ -83,6 +83,19 @@ def staff_reset(email, as_json):
     emit(as_json, {"id": staff.id, "setup_url": link}, f"New one-time set-up link: {link}")
 
 
+@staff_group.command("disable")
+@click.option("--email", required=True)
+@with_appcontext
+def staff_disable(email):
+    """Off-boarding: the staff member cannot sign in any more (records and audit entries stay)."""
+    staff = StaffMember.query.filter_by(email=email.strip().lower()).first()
+    if staff is None:
+        fail("There is no staff member with this e-mail address.")
+    service.disable_staff(staff)
+    db.session.commit()
+    click.echo(f"Staff member {staff.id} ({staff.email}) is disabled.")
+
+
 @click.group("trust")
 def trust_group():
     """Identity verification upkeep."""

@@ -204,6 +204,13 @@ def reset_staff(staff: StaffMember) -> str:
     return link
 
 
+def disable_staff(staff: StaffMember) -> None:
+    """Off-boarding: the staff member can no longer sign in; open staff sessions stop working."""
+    staff.disabled_at = utcnow()
+    staff.setup_token_hash = None
+    events.record("trust:staff:disable", None, staff_id=staff.id)
+
+
 def authenticate_staff(email: str, password: str, ip_address: str | None) -> StaffMember | None:
     """Check a staff password with throttling; ``None`` on any failure (same cost either way)."""
     email_norm = (email or "").strip().lower()[:254]
@@ -382,15 +389,25 @@ def confirm(staff: StaffMember, check: IdentityCheck, person: dict, document: di
                                            Verification.account_id != account.id,
                                            Verification.status != "rejected").first())
     now = utcnow()
+    # Claim the check with a conditional update: two clerks confirming at once cannot both succeed.
+    new_status = "held" if duplicate else "confirmed"
+    claimed = db.session.execute(
+        update(IdentityCheck)
+        .where(IdentityCheck.id == check.id, IdentityCheck.status == "open")
+        .values(status=new_status, closed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise CodeUsed()
     verification = Verification(
         account_id=account.id, check_id=check.id, office_id=staff.office_id, staff_id=staff.id,
-        status="held" if duplicate else "confirmed", level=current_app.config["TRUST_LEVEL_IN_PERSON"],
+        status=new_status, level=current_app.config["TRUST_LEVEL_IN_PERSON"],
         created_at=now, verified_at=None if duplicate else now,
         document_type=document["type"], document_country=document["country"].upper(),
         document_expires_on=document["expires_on"], document_hash=doc_hash,
         country=check.country, **person,
     )
-    check.status = "held" if duplicate else "confirmed"
+    check.status = new_status
     check.closed_at = now
     db.session.add(verification)
     db.session.flush()

@@ -13,7 +13,7 @@ from ..idp.extensions import db
 from ..idp.forms import EmptyForm, NewPasswordForm
 from ..idp.web import safe_next
 from . import audit, service, staff_auth
-from .forms import ConfirmForm, DecisionForm, LookupForm, RevokeForm, StaffCodeForm, StaffSignInForm
+from .forms import DOCUMENT_LABELS, ConfirmForm, DecisionForm, LookupForm, RevokeForm, StaffCodeForm, StaffSignInForm
 from .models import IdentityCheck, Verification
 from .staff_auth import admin_required, current_staff, staff_required
 
@@ -26,7 +26,20 @@ def _page(template, status=200, **context):
     form = context.get("form")
     if form is not None and form.errors and status == 200:
         status = 400
-    return render_template(f"trust_levels/staff/{template}", staff=current_staff(), **context), status
+    return render_template(f"trust_levels/staff/{template}", staff=current_staff(), labels=labels(),
+                           **context), status
+
+
+def labels() -> dict:
+    """Readable, translated names for the codes stored in records and the audit log."""
+    return {
+        "status": {"held": _("held for review"), "confirmed": _("confirmed"), "rejected": _("rejected"),
+                   "revoked": _("revoked"), "superseded": _("superseded")},
+        "document": {key: str(value) for key, value in DOCUMENT_LABELS.items()},
+        "action": {"search": _("look-up"), "view": _("viewed"), "correct": _("corrected"),
+                   "confirm": _("confirmed"), "hold": _("held for review"), "approve": _("approved"),
+                   "reject": _("rejected"), "revoke": _("revoked"), "export": _("exported")},
+    }
 
 
 def _refuse_citizen():

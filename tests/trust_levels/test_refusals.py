@@ -252,3 +252,21 @@ def test_cli_refuses_bad_input(runner, office):
     result = runner.invoke(args=["staff", "create", "--email", "a@leer.example", "--office", str(office["id"]),
                                  "--role", "boss"])
     assert result.exit_code != 0
+
+
+def test_disabled_staff_lose_access(app, runner, office, make_staff, new_browser):
+    staff = make_staff(office["id"])
+    result = runner.invoke(args=["staff", "disable", "--email", staff.email])
+    assert result.exit_code == 0, result.output
+    assert staff.get("/staff/home").status_code == 302
+    assert staff_password_step(new_browser(), staff.email).status_code == 401
+
+
+def test_staff_reset_link_replaces_password_and_totp(app, runner, cli_json, office, make_staff, new_browser):
+    staff = make_staff(office["id"])
+    reset = cli_json("staff", "reset", "--email", staff.email)
+    assert staff.get("/staff/home").status_code == 302  # the old enrolment no longer counts
+    assert staff_password_step(new_browser(), staff.email).status_code == 401
+    browser = new_browser()
+    staff_password_set(browser, reset["setup_url"])
+    assert staff_password_step(browser, staff.email).headers["Location"].endswith("/staff/totp-setup")

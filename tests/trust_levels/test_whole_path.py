@@ -99,3 +99,22 @@ def test_citizen_can_withdraw_code(citizen, office, make_staff):
     assert response.status_code == 302
     staff = make_staff(office["id"])
     assert look_up(staff, code).status_code == 409
+
+
+def test_staff_pages_are_structured_and_labelled(citizen, office, make_staff):
+    code = request_check(citizen)
+    staff = make_staff(office["id"])
+    response = look_up(staff, code)
+    for url in ("/staff/home", response.headers["Location"], "/staff/verifications", "/staff/audit"):
+        page = staff.get(url)
+        assert page.status_code == 200, url
+        soup = Browser.soup(page)
+        assert soup.html["lang"] == "de"
+        assert len(soup.select("h1")) == 1
+        assert soup.select_one("main#main") is not None
+        for element in soup.select("main input:not([type=hidden]), main select, main textarea"):
+            assert soup.select_one(f"label[for={element['id']}]") is not None, (url, element)
+        for form in soup.select("form[method=post]"):
+            assert form.select_one("input[name=csrf_token]") is not None, url
+    english = Browser.soup(staff.get("/staff/home?lang=en"))
+    assert english.html["lang"] == "en"
