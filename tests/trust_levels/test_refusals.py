@@ -3,7 +3,7 @@ staff without TOTP, citizen sessions at the staff entry, staff sessions at porta
 
 from datetime import date, timedelta
 
-from trust_levels.helpers import (FORM, STAFF_PASSWORD, Authenticator, confirm_check, document, look_up,
+from trust_levels.helpers import (FORM, confirm_check, document, look_up,
                                   request_check, staff_password_set, staff_password_step)
 
 from buergerkonto.idp import auth
