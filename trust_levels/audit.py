@@ -1,0 +1,137 @@
+"""The staff audit log: append-only, each entry carrying the hash of the one before.
+
+An entry's hash is an HMAC (key derived from the service secret) over its
+content and the previous entry's hash. Editing, deleting or inserting an
+entry breaks the chain from there on, and without the service secret nobody
+with only database access can forge a consistent chain. Rotating the service
+secret therefore needs a fresh chain (documented in the operator notes).
+
+Entries are written in the same transaction as the action they record. The
+sequence number is unique: two concurrent appends cannot both take the same
+place; the loser retries on top of the winner.
+"""
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from ..idp import crypto
+from ..idp.extensions import db
+from ..idp.timeutil import utcnow
+from .models import AuditEntry
+
+GENESIS = "0" * 64
+ACTIONS = ("search", "view", "correct", "confirm", "hold", "approve", "reject", "revoke", "export")
+_ATTEMPTS = 5
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    body = {
+        "seq": entry.seq,
+        "created_at": entry.created_at.isoformat(timespec="microseconds"),
+        "office_id": entry.office_id,
+        "staff_id": entry.staff_id,
+        "action": entry.action,
+        "account_id": entry.account_id,
+        "object_ref": entry.object_ref,
+        "details": entry.details or {},
+        "prev_hash": entry.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return hmac.new(crypto.derive_key("trust-audit-chain"), _canonical(entry), hashlib.sha256).hexdigest()
+
+
+def append(staff, action: str, account_id: int | None = None, object_ref: str | None = None,
+           **details) -> AuditEntry:
+    """Add an entry for ``staff`` doing ``action``; ``details`` hold no personal data."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    for _attempt in range(_ATTEMPTS):
+        last = AuditEntry.query.order_by(AuditEntry.seq.desc()).first()
+        entry = AuditEntry(
+            seq=(last.seq + 1) if last else 1,
+            created_at=utcnow(),
+            office_id=staff.office_id,
+            staff_id=staff.id,
+            action=action,
+            account_id=account_id,
+            object_ref=object_ref,
+            details=details or None,
+            prev_hash=last.entry_hash if last else GENESIS,
+        )
+        entry.entry_hash = entry_hash(entry)
+        try:
+            with db.session.begin_nested():
+                db.session.add(entry)
+        except IntegrityError:
+            continue  # another append took this place; chain onto it
+        return entry
+    raise RuntimeError("could not append to the audit log")
+
+
+@dataclass
+class Broken:
+    """The first entry where the chain does not hold, and why."""
+
+    entry_id: int
+    seq: int
+    reason: str
+
+
+def verify(batch: int = 1000) -> tuple[int, Broken | None]:
+    """Walk the whole chain in order; return (entries checked, first break or None)."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    last_seq = 0
+    while True:
+        entries = (AuditEntry.query.filter(AuditEntry.seq > last_seq)
+                   .order_by(AuditEntry.seq).limit(batch).all())
+        if not entries:
+            return checked, None
+        for entry in entries:
+            if entry.seq != expected_seq:
+                return checked, Broken(entry.id, entry.seq, f"sequence jumps from {expected_seq - 1} to {entry.seq}")
+            if entry.prev_hash != expected_prev:
+                return checked, Broken(entry.id, entry.seq, "previous-entry hash does not match")
+            if not hmac.compare_digest(entry.entry_hash, entry_hash(entry)):
+                return checked, Broken(entry.id, entry.seq, "content does not match its hash")
+            expected_prev = entry.entry_hash
+            expected_seq += 1
+            last_seq = entry.seq
+            checked += 1
+        db.session.expunge_all()
+
+
+def for_office(office_id: int, limit: int = 200) -> list[AuditEntry]:
+    """The newest entries of one office (what its staff may see)."""
+    return (AuditEntry.query.filter_by(office_id=office_id)
+            .order_by(AuditEntry.seq.desc()).limit(limit).all())
+
+
+CSV_COLUMNS = ("seq", "created_at", "office_id", "staff_id", "action", "account_id", "object_ref",
+               "details", "prev_hash", "entry_hash")
+
+
+def office_csv(office_id: int) -> str:
+    """All entries of one office as CSV, hashes included, so an export can be checked later."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    query = AuditEntry.query.filter_by(office_id=office_id).order_by(AuditEntry.seq)
+    for entry in query.yield_per(500):
+        writer.writerow([
+            entry.seq, entry.created_at.isoformat(timespec="seconds") + "Z", entry.office_id,
+            entry.staff_id, entry.action, entry.account_id if entry.account_id is not None else "",
+            entry.object_ref or "", json.dumps(entry.details or {}, sort_keys=True),
+            entry.prev_hash, entry.entry_hash,
+        ])
+    return out.getvalue()

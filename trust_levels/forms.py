@@ -1,0 +1,104 @@
+"""Forms of the identity check (citizen) and the counter (staff). Every form has a CSRF token."""
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
+
+from .models import DOCUMENT_TYPES
+
+
+def _text(label, autocomplete=None, max_length=100, message=None, **render):
+    render_kw = {"spellcheck": "false", **render}
+    if autocomplete:
+        render_kw["autocomplete"] = autocomplete
+    return StringField(label, validators=[DataRequired(message or _l("Please fill in this field.")),
+                                          Length(max=max_length, message=_l("This is too long."))],
+                       render_kw=render_kw)
+
+
+def _not_future(form, field):
+    if field.data and (field.data > date.today() or field.data.year < 1900):
+        raise ValidationError(_l("Please enter a real date of birth."))
+
+
+class PersonFields:
+    """The data as on the ID card; the same fields for the citizen and for the counter."""
+
+    given_name = _text(_l("Given names"), "given-name", message=_l("Please enter your given names."))
+    family_name = _text(_l("Family name"), "family-name", message=_l("Please enter your family name."))
+    birthdate = DateField(_l("Date of birth"), validators=[InputRequired(_l("Please enter a valid date.")),
+                                                           _not_future],
+                          render_kw={"autocomplete": "bday"})
+    place_of_birth = _text(_l("Place of birth"), "off", message=_l("Please enter your place of birth."))
+    street_address = _text(_l("Street and house number"), "street-address", 200,
+                           message=_l("Please enter your street and house number."))
+    postal_code = StringField(_l("Postal code"), validators=[
+        DataRequired(_l("Please enter your postal code.")),
+        Regexp(r"^\s*\d{5}\s*$", message=_l("A German postal code has five digits."))],
+        render_kw={"autocomplete": "postal-code", "inputmode": "numeric"})
+    locality = _text(_l("Town"), "address-level2", message=_l("Please enter your town."))
+
+
+class CheckRequestForm(PersonFields, FlaskForm):
+    pass
+
+
+class StaffSignInForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(_l("Please enter your e-mail address.")),
+                                                         Length(max=254)],
+                       render_kw={"autocomplete": "username", "spellcheck": "false"})
+    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Please enter your password.")),
+                                                         Length(max=1024)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class StaffCodeForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app"),
+                       validators=[DataRequired(_l("Please enter the code.")), Length(max=10)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class LookupForm(FlaskForm):
+    code = StringField(_l("Check code (type it or scan the QR code)"),
+                       validators=[DataRequired(_l("Please enter the code.")), Length(max=20)],
+                       render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"})
+
+
+DOCUMENT_LABELS = {"idcard": _l("Personalausweis (ID card)"), "passport": _l("Reisepass (passport)"),
+                   "residence_permit": _l("Elektronischer Aufenthaltstitel (eAT)")}
+
+
+class ConfirmForm(PersonFields, FlaskForm):
+    document_type = SelectField(_l("Document type"), choices=[SelectChoice("", _l("Please choose"))] + [
+        SelectChoice(value, DOCUMENT_LABELS[value]) for value in DOCUMENT_TYPES],
+        validators=[DataRequired(_l("Please choose the document type."))])
+    document_country = StringField(_l("Issuing country (three-letter code, e.g. DEU)"), default="DEU",
+                                   validators=[DataRequired(_l("Please enter the issuing country.")),
+                                               Regexp(r"^\s*[A-Za-z]{3}\s*$",
+                                                      message=_l("Use the three-letter code, e.g. DEU."))],
+                                   render_kw={"autocomplete": "off", "autocapitalize": "characters"})
+    document_expires_on = DateField(_l("Valid until"), validators=[InputRequired(_l("Please enter a valid date."))],
+                                    render_kw={"autocomplete": "off"})
+    document_number = StringField(_l("Document number"), validators=[
+        DataRequired(_l("Please enter the document number.")),
+        Regexp(r"^[A-Za-z0-9 \-]{5,20}$", message=_l("The document number has 5 to 20 letters and digits."))],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"})
+    compared = BooleanField(_l("I have compared the person, the document and the data above."),
+                            validators=[DataRequired(_l("Please confirm that you compared them."))])
+
+
+class RevokeForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Please give a reason.")),
+                                                     Length(min=10, max=1000,
+                                                            message=_l("Please give 10 to 1000 characters."))])
+
+
+class DecisionForm(FlaskForm):
+    decision = SelectField(_l("Decision"), choices=[SelectChoice("", _l("Please choose")),
+                                                    SelectChoice("approve", _l("Confirm the identity")),
+                                                    SelectChoice("reject", _l("Reject"))],
+                           validators=[DataRequired(_l("Please choose a decision."))])

@@ -1,0 +1,582 @@
+"""The trust-level service: one function per use case, called by the web views and the CLI.
+
+Functions change the session's transaction (and queue mail, write audit
+entries and events in it); the caller commits. Refusals are exceptions whose
+``message`` can be shown to the person who caused them.
+"""
+
+import re
+import secrets
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import force_locale, gettext as _, lazy_gettext as _l
+from sqlalchemy import or_, update
+
+from ..idp import accounts, crypto, events, mail, passwords, throttle, totp
+from ..idp.extensions import db
+from ..idp.models import Account
+from ..idp.timeutil import utcnow
+from . import audit, codes
+from .models import (DOCUMENT_TYPES, ROLES, AuditEntry, IdentityCheck, Municipality, Office,
+                     StaffMember, Verification)
+
+CHECK_VALIDITY = timedelta(days=30)
+PERSON_FIELDS = ("given_name", "family_name", "birthdate", "place_of_birth", "street_address",
+                 "postal_code", "locality")
+_CODE_PURPOSE = "trust-check-code"
+_DOCUMENT_PURPOSE = "trust-document-number"
+_TOTP_PURPOSE = "staff-totp-secret"
+
+
+def N_(text: str) -> str:
+    """Mark a mail text for translation; it is translated when the mail is written."""
+    return text
+
+
+class TrustError(Exception):
+    """A refused request; ``message`` says why, for the person who made it."""
+
+    message = _l("The request could not be processed.")
+
+    def __init__(self, message=None):
+        super().__init__(str(message or self.message))
+        if message is not None:
+            self.message = message
+
+
+class InvalidInput(TrustError):
+    pass
+
+
+class CodeUnknown(TrustError):
+    message = _l("No identity check has this code. Please check the code and try again.")
+
+
+class CodeExpired(TrustError):
+    message = _l("This code has expired. The citizen needs to request a new code on their account page.")
+
+
+class CodeUsed(TrustError):
+    message = _l("This code has already been used.")
+
+
+class OwnAccount(TrustError):
+    message = _l("You cannot confirm your own identity. Please ask a colleague.")
+
+
+class WrongOffice(TrustError):
+    message = _l("This record belongs to another office.")
+
+
+class NotAllowed(TrustError):
+    message = _l("Only an office administrator may do this.")
+
+
+class DocumentExpired(TrustError):
+    message = _l("The document has expired. An expired document cannot confirm an identity.")
+
+
+class LinkInvalid(TrustError):
+    message = _l("This set-up link is not valid or was already used.")
+
+
+class LinkExpired(TrustError):
+    message = _l("This set-up link has expired. Please ask for a new one.")
+
+
+def today() -> date:
+    """The date in Germany: a document is valid through its expiry day."""
+    return datetime.now(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Berlin"))).date()
+
+
+def _external(path: str) -> str:
+    return current_app.config["ISSUER"] + path
+
+
+# --- offices and staff ----------------------------------------------------------------------
+
+_AGS = re.compile(r"^\d{8}$")
+
+
+def create_office(name: str, ags: str, municipality_name: str | None = None, street_address=None,
+                  postal_code=None, locality=None) -> Office:
+    """Create an office; its municipality (by AGS) is created on first use."""
+    name = (name or "").strip()
+    ags = (ags or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("The office needs a name of at most 200 characters.")
+    if not _AGS.match(ags):
+        raise InvalidInput("The AGS (Amtlicher Gemeindeschlüssel) has exactly 8 digits, e.g. 03457013.")
+    municipality = Municipality.query.filter_by(ags=ags).first()
+    if municipality is None:
+        municipality = Municipality(ags=ags, name=(municipality_name or name).strip()[:200])
+        db.session.add(municipality)
+        db.session.flush()
+    if Office.query.filter_by(municipality_id=municipality.id, name=name).first() is not None:
+        raise InvalidInput("This municipality already has an office with that name.")
+    office = Office(municipality_id=municipality.id, name=name, street_address=street_address,
+                    postal_code=postal_code, locality=locality)
+    db.session.add(office)
+    db.session.flush()
+    events.record("trust:office:create", None, office_id=office.id, ags=ags)
+    return office
+
+
+def _new_setup_link(staff: StaffMember) -> str:
+    token = secrets.token_urlsafe(32)
+    staff.setup_token_hash = crypto.sha256_hex(token)
+    staff.setup_expires_at = utcnow() + timedelta(hours=current_app.config["STAFF_SETUP_LINK_HOURS"])
+    return _external(f"/staff/setup/{token}")
+
+
+def create_staff(email: str, office_id: int, role: str, citizen_account: str | None = None
+                 ) -> tuple[StaffMember, str]:
+    """Create a staff member; return it and a one-time set-up link for the employee.
+
+    The operator hands the link over; the employee chooses their own password
+    with it and enrols TOTP at the first sign-in, so no one else ever knows
+    their credentials.
+    """
+    try:
+        email_norm = accounts.normalise_email(email)
+    except accounts.InvalidEmail as exc:
+        raise InvalidInput("The e-mail address is not valid.") from exc
+    if role not in ROLES:
+        raise InvalidInput(f"The role must be one of: {', '.join(ROLES)}.")
+    if db.session.get(Office, office_id) is None:
+        raise InvalidInput("There is no office with this id.")
+    if StaffMember.query.filter_by(email=email_norm).first() is not None:
+        raise InvalidInput("A staff member with this e-mail address exists already.")
+    linked = None
+    if citizen_account:
+        linked = Account.query.filter(or_(Account.uuid == citizen_account,
+                                          Account.email == citizen_account.lower())).first()
+        if linked is None:
+            raise InvalidInput("There is no citizen account with this id or e-mail address.")
+    staff = StaffMember(email=email_norm, office_id=office_id, role=role,
+                        citizen_account_id=linked.id if linked else None)
+    db.session.add(staff)
+    db.session.flush()
+    link = _new_setup_link(staff)
+    events.record("trust:staff:create", None, staff_id=staff.id, office_id=office_id, role=role)
+    return staff, link
+
+
+def staff_for_setup(token: str) -> StaffMember:
+    if not token or len(token) > 128:
+        raise LinkInvalid()
+    staff = StaffMember.query.filter_by(setup_token_hash=crypto.sha256_hex(token)).first()
+    if staff is None or staff.disabled_at is not None:
+        raise LinkInvalid()
+    if staff.setup_expires_at is None or staff.setup_expires_at < utcnow():
+        raise LinkExpired()
+    return staff
+
+
+def complete_setup(token: str, password: str) -> StaffMember:
+    """Set the password from the set-up link; the link dies, TOTP is enrolled at first sign-in."""
+    staff = staff_for_setup(token)
+    problems = passwords.policy_problems(password, staff.email)
+    if problems:
+        raise accounts.PasswordRejected(problems)
+    staff.password_hash = passwords.hash_password(password)
+    staff.password_set_at = utcnow()
+    staff.setup_token_hash = None
+    staff.setup_expires_at = None
+    # A new set-up (after a lost phone) means a new TOTP enrolment too.
+    staff.totp_secret = None
+    staff.totp_enabled_at = None
+    staff.totp_last_step = None
+    events.record("trust:staff:setup", None, staff_id=staff.id)
+    return staff
+
+
+def reset_staff(staff: StaffMember) -> str:
+    """A new set-up link (forgotten password, lost phone); the old credentials stop working."""
+    staff.password_hash = None
+    staff.totp_secret = None
+    staff.totp_enabled_at = None
+    staff.totp_last_step = None
+    link = _new_setup_link(staff)
+    events.record("trust:staff:reset", None, staff_id=staff.id)
+    return link
+
+
+def disable_staff(staff: StaffMember) -> None:
+    """Off-boarding: the staff member can no longer sign in; open staff sessions stop working."""
+    staff.disabled_at = utcnow()
+    staff.setup_token_hash = None
+    events.record("trust:staff:disable", None, staff_id=staff.id)
+
+
+def authenticate_staff(email: str, password: str, ip_address: str | None) -> StaffMember | None:
+    """Check a staff password with throttling; ``None`` on any failure (same cost either way)."""
+    email_norm = (email or "").strip().lower()[:254]
+    keys = (throttle.account_key("staff:" + email_norm), throttle.ip_key(ip_address))
+    throttle.check(*keys)
+    staff = StaffMember.query.filter_by(email=email_norm).first() if email_norm else None
+    usable = staff is not None and staff.disabled_at is None
+    ok, rehash = passwords.verify_password(staff.password_hash if usable else None, password or "")
+    if not ok:
+        throttle.fail(*keys)
+        events.record("staff:login:failure", None, reason="password")
+        return None
+    if rehash:
+        staff.password_hash = passwords.hash_password(password)
+    throttle.succeed(keys[0])
+    return staff
+
+
+def staff_totp_secret(staff: StaffMember) -> str | None:
+    if not staff.totp_secret:
+        return None
+    return crypto.decrypt(staff.totp_secret, _TOTP_PURPOSE, str(staff.id).encode()).decode()
+
+
+def check_staff_code(staff: StaffMember, code: str, ip_address: str | None, secret: str | None = None) -> bool:
+    """Accept a TOTP code once (one step either side), throttled like the citizen's second factor."""
+    keys = (throttle.account_key(f"staff-totp:{staff.id}"), throttle.ip_key(ip_address))
+    throttle.check(*keys)
+    secret = secret or staff_totp_secret(staff)
+    step = totp.matching_step(secret, code or "") if secret else None
+    if step is not None:
+        accepted = db.session.execute(
+            update(StaffMember)
+            .where(StaffMember.id == staff.id)
+            .where(or_(StaffMember.totp_last_step.is_(None), StaffMember.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if accepted:
+            staff.totp_last_step = step
+            throttle.succeed(keys[0])
+            return True
+    throttle.fail(*keys)
+    events.record("staff:login:failure", None, reason="second-factor", staff_id=staff.id)
+    return False
+
+
+def enable_staff_totp(staff: StaffMember, secret: str, code: str, ip_address: str | None) -> bool:
+    if not check_staff_code(staff, code, ip_address, secret=secret):
+        return False
+    staff.totp_secret = crypto.encrypt(secret.encode(), _TOTP_PURPOSE, str(staff.id).encode())
+    staff.totp_enabled_at = utcnow()
+    events.record("trust:staff:totp_enable", None, staff_id=staff.id)
+    return True
+
+
+# --- the citizen's side ---------------------------------------------------------------------
+
+
+def open_check(account: Account) -> IdentityCheck | None:
+    """The citizen's current, unexpired check request, if any."""
+    return (IdentityCheck.query.filter_by(account_id=account.id, status="open")
+            .filter(IdentityCheck.expires_at > utcnow())
+            .order_by(IdentityCheck.id.desc()).first())
+
+
+def held_check(account: Account) -> IdentityCheck | None:
+    return IdentityCheck.query.filter_by(account_id=account.id, status="held").first()
+
+
+def check_code(check: IdentityCheck) -> str:
+    return crypto.decrypt(check.code_sealed, _CODE_PURPOSE, str(check.account_id).encode()).decode()
+
+
+def _code_hash(code: str) -> str:
+    return crypto.keyed_hash(code, _CODE_PURPOSE)
+
+
+def start_check(account: Account, data: dict) -> tuple[IdentityCheck, str]:
+    """Record the data as on the ID card and issue a code valid 30 days (an earlier one lapses)."""
+    now = utcnow()
+    IdentityCheck.query.filter_by(account_id=account.id, status="open").update(
+        {"status": "cancelled", "closed_at": now})
+    code = codes.new_code()
+    while IdentityCheck.query.filter_by(code_hash=_code_hash(code)).first() is not None:
+        code = codes.new_code()
+    check = IdentityCheck(
+        account_id=account.id, code_hash=_code_hash(code),
+        code_sealed=crypto.encrypt(code.encode(), _CODE_PURPOSE, str(account.id).encode()),
+        created_at=now, expires_at=now + CHECK_VALIDITY, status="open",
+        **{field: _clean(data.get(field)) for field in PERSON_FIELDS}, country="DE",
+    )
+    db.session.add(check)
+    db.session.flush()
+    events.record("trust:check:start", account.id, check_id=check.id)
+    return check, code
+
+
+def cancel_check(account: Account) -> bool:
+    changed = IdentityCheck.query.filter_by(account_id=account.id, status="open").update(
+        {"status": "cancelled", "closed_at": utcnow()})
+    if changed:
+        events.record("trust:check:cancel", account.id)
+    return bool(changed)
+
+
+def _clean(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+# --- the counter ----------------------------------------------------------------------------
+
+
+def find_check(staff: StaffMember, raw_code: str, ip_address: str | None) -> IdentityCheck:
+    """Look up a check by its code (audited as ``search``); throttled against guessing."""
+    keys = (throttle.account_key(f"staff-search:{staff.id}"), throttle.ip_key(ip_address))
+    throttle.check(*keys)
+    code = codes.normalise(raw_code)
+    check = IdentityCheck.query.filter_by(code_hash=_code_hash(code)).first() if code else None
+    if check is None:
+        throttle.fail(*keys)
+        audit.append(staff, "search", found=False)
+        raise CodeUnknown()
+    audit.append(staff, "search", check.account_id, f"check:{check.id}", found=True)
+    if check.status != "open":
+        raise CodeUsed()
+    if check.expires_at <= utcnow():
+        raise CodeExpired()
+    return check
+
+
+def is_own_account(staff: StaffMember, account: Account) -> bool:
+    """Staff never confirm themselves: same e-mail address, or the linked citizen account."""
+    if staff.citizen_account_id is not None and staff.citizen_account_id == account.id:
+        return True
+    return bool(account.email) and account.email.lower() == staff.email.lower()
+
+
+def view_check(staff: StaffMember, check: IdentityCheck) -> None:
+    """Record that ``staff`` saw the check's personal data; refuse their own account."""
+    if is_own_account(staff, check.account):
+        raise OwnAccount()
+    audit.append(staff, "view", check.account_id, f"check:{check.id}")
+
+
+def document_hash(country: str, number: str) -> str:
+    """Keyed hash of issuing country and document number; the number itself is never stored."""
+    normalised = "".join(ch for ch in number.upper() if ch.isalnum())
+    return crypto.keyed_hash(f"{country.upper()}:{normalised}", _DOCUMENT_PURPOSE)
+
+
+def confirm(staff: StaffMember, check: IdentityCheck, person: dict, document: dict) -> Verification:
+    """Confirm the identity as seen on the document, or hold it when the document is on another account.
+
+    ``person``: the data as on the document (staff corrected what differs).
+    ``document``: type (idcard|passport|residence_permit), country (ICAO/ISO
+    3-letter code), expires_on (date), number (hashed, then forgotten).
+    """
+    account = check.account
+    if is_own_account(staff, account):
+        raise OwnAccount()
+    if check.status != "open":
+        raise CodeUsed()
+    if check.expires_at <= utcnow():
+        raise CodeExpired()
+    if document["type"] not in DOCUMENT_TYPES:
+        raise InvalidInput(_l("Please choose the document type."))
+    if document["expires_on"] < today():
+        raise DocumentExpired()
+    person = {field: _clean(person[field]) for field in PERSON_FIELDS}
+    corrected = sorted(field for field in PERSON_FIELDS if person[field] != getattr(check, field))
+    if corrected:
+        audit.append(staff, "correct", account.id, f"check:{check.id}", fields=corrected)
+    doc_hash = document_hash(document["country"], document["number"])
+    duplicate = (Verification.query.filter(Verification.document_hash == doc_hash,
+                                           Verification.account_id != account.id,
+                                           Verification.status != "rejected").first())
+    now = utcnow()
+    # Claim the check with a conditional update: two clerks confirming at once cannot both succeed.
+    new_status = "held" if duplicate else "confirmed"
+    claimed = db.session.execute(
+        update(IdentityCheck)
+        .where(IdentityCheck.id == check.id, IdentityCheck.status == "open")
+        .values(status=new_status, closed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise CodeUsed()
+    verification = Verification(
+        account_id=account.id, check_id=check.id, office_id=staff.office_id, staff_id=staff.id,
+        status=new_status, level=current_app.config["TRUST_LEVEL_IN_PERSON"],
+        created_at=now, verified_at=None if duplicate else now,
+        document_type=document["type"], document_country=document["country"].upper(),
+        document_expires_on=document["expires_on"], document_hash=doc_hash,
+        country=check.country, **person,
+    )
+    check.status = new_status
+    check.closed_at = now
+    db.session.add(verification)
+    db.session.flush()
+    ref = f"verification:{verification.public_id}"
+    if duplicate:
+        audit.append(staff, "hold", account.id, ref, reason="document-on-other-account",
+                     other_account_id=duplicate.account_id)
+        events.record("trust:verification:held", account.id, verification=verification.public_id)
+    else:
+        _supersede_others(verification)
+        audit.append(staff, "confirm", account.id, ref, level=verification.level)
+        events.record("trust:verification:confirm", account.id, verification=verification.public_id,
+                      office_id=staff.office_id, level=verification.level)
+    return verification
+
+
+def _supersede_others(verification: Verification) -> None:
+    Verification.query.filter(Verification.account_id == verification.account_id,
+                              Verification.id != verification.id,
+                              Verification.status == "confirmed").update({"status": "superseded"})
+
+
+def _require_admin_of(staff: StaffMember, verification: Verification) -> None:
+    if not staff.is_admin:
+        raise NotAllowed()
+    if verification.office_id != staff.office_id:
+        raise WrongOffice()
+
+
+def view_verification(staff: StaffMember, verification: Verification) -> None:
+    if verification.office_id != staff.office_id:
+        raise WrongOffice()
+    audit.append(staff, "view", verification.account_id, f"verification:{verification.public_id}")
+
+
+def decide_held(staff: StaffMember, verification: Verification, approve: bool) -> None:
+    """An office-admin clears (after clarifying the case) or rejects a held verification."""
+    _require_admin_of(staff, verification)
+    if verification.status != "held":
+        raise InvalidInput(_l("This verification is not waiting for a decision."))
+    if is_own_account(staff, verification.account):
+        raise OwnAccount()
+    ref = f"verification:{verification.public_id}"
+    check = db.session.get(IdentityCheck, verification.check_id) if verification.check_id else None
+    if approve:
+        verification.status = "confirmed"
+        verification.verified_at = utcnow()
+        verification.approved_by_id = staff.id
+        _supersede_others(verification)
+        if check is not None:
+            check.status = "confirmed"
+        audit.append(staff, "approve", verification.account_id, ref)
+        events.record("trust:verification:confirm", verification.account_id,
+                      verification=verification.public_id, office_id=staff.office_id, level=verification.level)
+    else:
+        verification.status = "rejected"
+        if check is not None:
+            check.status = "cancelled"
+        audit.append(staff, "reject", verification.account_id, ref)
+        events.record("trust:verification:reject", verification.account_id, verification=verification.public_id)
+
+
+def revoke(staff: StaffMember, verification: Verification, reason: str) -> None:
+    """An office-admin withdraws a confirmation; the account falls back to its other proofing."""
+    _require_admin_of(staff, verification)
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise InvalidInput(_l("Please give a reason of at least 10 characters."))
+    if verification.status != "confirmed":
+        raise InvalidInput(_l("Only a confirmed verification can be revoked."))
+    verification.status = "revoked"
+    verification.revoked_at = utcnow()
+    verification.revoked_by_id = staff.id
+    verification.revoke_reason = reason[:1000]
+    audit.append(staff, "revoke", verification.account_id, f"verification:{verification.public_id}")
+    events.record("trust:verification:revoke", verification.account_id, verification=verification.public_id)
+    account = verification.account
+    if account.email:
+        _mail(account, N_("Your confirmed identity was withdrawn"),
+              N_("The Bürgerbüro has withdrawn the confirmation of your identity in your Bürgerkonto. "
+                 "Services that need a confirmed identity are no longer available to you with it.\n\n"
+                 "If you have questions, please contact the Bürgerbüro. You can have your identity "
+                 "confirmed again at any time:\n%(url)s"))
+
+
+def _mail(account: Account, subject: str, text: str, **values) -> None:
+    with force_locale(account.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        mail.queue(account.email, _(subject), _(text, url=_external("/account/identity"), **values))
+
+
+# --- levels ---------------------------------------------------------------------------------
+
+
+def live_verification(account: Account) -> Verification | None:
+    """The newest confirmed, unrevoked verification whose document has not expired."""
+    if account is None or account.id is None:
+        return None
+    return (Verification.query.filter_by(account_id=account.id, status="confirmed")
+            .filter(Verification.document_expires_on >= today())
+            .order_by(Verification.verified_at.desc(), Verification.id.desc()).first())
+
+
+def proofing_level(account: Account) -> str:
+    verification = live_verification(account)
+    return verification.level if verification else "low"
+
+
+def notify_expiring(days: int) -> list[int]:
+    """Mail citizens whose confirmed identity lapses within ``days``; once per verification."""
+    horizon = today() + timedelta(days=days)
+    due = (Verification.query.filter_by(status="confirmed")
+           .filter(Verification.expiry_notified_at.is_(None),
+                   Verification.document_expires_on >= today(),
+                   Verification.document_expires_on <= horizon)
+           .order_by(Verification.id).all())
+    queued = []
+    for verification in due:
+        verification.expiry_notified_at = utcnow()
+        account = verification.account
+        if not account.email:
+            continue
+        with force_locale(account.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+            from flask_babel import format_date
+
+            message = mail.queue(account.email, _("Your confirmed identity will lapse soon"), _(
+                "The ID document you showed at the Bürgerbüro expires on %(date)s. From then on your "
+                "Bürgerkonto no longer counts as confirmed.\n\nTo keep it, show your new document at any "
+                "Bürgerbüro; start here:\n%(url)s",
+                date=format_date(verification.document_expires_on, "long"),
+                url=_external("/account/identity")))
+        queued.append(message.id)
+        events.record("trust:verification:expiry_notice", account.id, verification=verification.public_id)
+    return queued
+
+
+# --- data protection ------------------------------------------------------------------------
+
+
+def export(account: Account) -> dict:
+    """What this part holds about the citizen (DSGVO Art. 15): checks and verification records."""
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "checks": [
+            {"created_at": iso(c.created_at), "expires_at": iso(c.expires_at), "status": c.status,
+             **{field: iso(getattr(c, field)) if field == "birthdate" else getattr(c, field)
+                for field in PERSON_FIELDS}}
+            for c in IdentityCheck.query.filter_by(account_id=account.id).order_by(IdentityCheck.id)
+        ],
+        "verifications": [
+            {"id": v.public_id, "status": v.status, "level": v.level, "verified_at": iso(v.verified_at),
+             "office": v.office.name, "document_type": v.document_type,
+             "document_country": v.document_country, "document_expires_on": iso(v.document_expires_on),
+             "document_number": "stored only as a keyed hash: " + v.document_hash,
+             "revoked_at": iso(v.revoked_at), "revoke_reason": v.revoke_reason,
+             **{field: iso(getattr(v, field)) if field == "birthdate" else getattr(v, field)
+                for field in PERSON_FIELDS}}
+            for v in Verification.query.filter_by(account_id=account.id).order_by(Verification.id)
+        ],
+    }
+
+
+def delete_for_account(account: Account) -> None:
+    """With the account go its checks and verification records; the audit log keeps bare ids."""
+    Verification.query.filter_by(account_id=account.id).delete()
+    IdentityCheck.query.filter_by(account_id=account.id).delete()
+    StaffMember.query.filter_by(citizen_account_id=account.id).update({"citizen_account_id": None})
+
+
+def audit_entries_for(staff: StaffMember, limit: int = 200) -> list[AuditEntry]:
+    return audit.for_office(staff.office_id, limit)
