@@ -72,6 +72,10 @@ def _session(settings: UpstreamSettings, token_endpoint: str | None = None) -> O
 def authorization_url(settings: UpstreamSettings, metadata: dict, flow: dict, acr_values: list[str],
                       locale: str | None) -> str:
     extra = {"nonce": flow["nonce"]}
+    if metadata.get("claims_parameter_supported"):
+        # Ask for the authentication methods and time in the ID token (not every upstream sends them unasked).
+        extra["claims"] = json.dumps({"id_token": {"amr": None, "auth_time": {"essential": True}}},
+                                     separators=(",", ":"))
     if acr_values:
         extra["acr_values"] = " ".join(acr_values)
     if locale:

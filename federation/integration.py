@@ -135,6 +135,9 @@ def sign_in_extras() -> dict:
     if settings is None or not settings.client_id:
         return {}
     next_path = request.args.get("next") or request.form.get("next")
-    return {"sign_in_extras": [Markup(render_template(
-        "federation/_sign_in_extras.html", next=next_path, settings=settings,
-        logout_offer=session.get(LOGOUT_OFFER_KEY) is not None, form=ConfirmForm()))]}
+    # Rendered directly from the environment: render_template would run the context processors
+    # again, this one included.
+    template = current_app.jinja_env.get_template("federation/_sign_in_extras.html")
+    return {"sign_in_extras": [Markup(template.render(
+        next=next_path, settings=settings, logout_offer=session.get(LOGOUT_OFFER_KEY) is not None,
+        form=ConfirmForm()))]}

@@ -63,10 +63,13 @@ class UpstreamSignIn:
 def begin(settings: UpstreamSettings, next_path: str, locale: str | None) -> str:
     """Remember a new flow in the browser's session; return the upstream authorization URL.
 
-    The level a pending portal request asks for is passed on as ``acr_values``.
+    The level a pending portal request asks for is passed on as ``acr_values``;
+    without one, every mapped value is acceptable (weakest first). Sending them
+    always makes the upstream state the ``acr`` it reached, which some
+    providers (oidc-provider among them) only do when asked.
     """
     metadata = discovery.metadata(settings)
-    wanted = levels.requested_level(next_path)
+    wanted = levels.requested_level(next_path) or "low"
     acr_values = levels.upstream_acr_values(wanted, settings.acr_map, metadata.get("acr_values_supported"))
     flow = client.new_flow_secrets()
     flows = {state: item for state, item in (session.get(FLOWS_KEY) or {}).items()
@@ -213,7 +216,7 @@ def sign_in(identity: FederatedIdentity, result: UpstreamSignIn):
 
 def hold_pending(result: UpstreamSignIn, next_path: str) -> None:
     """A first sign-in: keep the result in the session until the citizen chooses."""
-    session[PENDING_KEY] = {"result": asdict(result), "next": next_path, "at": int(time.time())}
+    session[PENDING_KEY] = {"result": asdict(result), "next": next_path, "at": time.time()}
 
 
 def pending() -> tuple[UpstreamSignIn | None, str | None, int | None]:
@@ -221,6 +224,13 @@ def pending() -> tuple[UpstreamSignIn | None, str | None, int | None]:
     if not data or time.time() - data.get("at", 0) >= FLOW_MAX_AGE:
         return None, None, None
     return UpstreamSignIn(**data["result"]), data["next"], data["at"]
+
+
+def signed_in_since(record, moment: float) -> bool:
+    """Whether the session's sign-in happened after ``moment`` (a Unix time with fractions)."""
+    if record is None or record.authenticated_at is None:
+        return False
+    return record.authenticated_at.replace(tzinfo=UTC).timestamp() >= moment
 
 
 def drop_pending() -> None:

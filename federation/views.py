@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 
 from ..idp import accounts, auth, events
 from ..idp.extensions import csrf, db
-from ..idp.timeutil import epoch
 from ..idp.web import safe_next
 from . import client, discovery, service, settings as upstream_settings, tokens
 from .forms import ConfirmForm, LinkForm, UnlinkForm
@@ -125,7 +124,7 @@ def link():
     if account is None:
         return redirect(url_for("auth.sign_in", next=url_for("federation.link")))
     record = auth.current_record()
-    fresh = record.authenticated_at is not None and epoch(record.authenticated_at) >= at
+    fresh = service.signed_in_since(record, at)
     form = LinkForm()
     if form.validate_on_submit():
         if not fresh:

@@ -119,12 +119,14 @@ function buildProvider() {
       'STORK-QAA-Level-1', 'STORK-QAA-Level-2', 'STORK-QAA-Level-3', 'STORK-QAA-Level-4'],
     claims: {
       openid: ['sub'],
+      amr: null,
       email: ['email', 'email_verified'],
       profile: ['given_name', 'family_name', 'birthdate'],
       address: ['address'],
     },
     features: {
       devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true },
     },
