@@ -35,7 +35,8 @@ def _unavailable(exc: discovery.UpstreamUnavailable, next_path: str | None = Non
 
 
 def _refused(exc: service.Refused):
-    db.session.rollback()
+    # Nothing but the discovery cache has changed by now (a refused sign-in creates nothing);
+    # keeping the cache keeps the refetch rate limit honest.
     service.refuse(exc)
     db.session.commit()
     status = {"cancelled": 401, "error": 502, "state": 400}.get(exc.kind, 400)
@@ -225,7 +226,6 @@ def backchannel_logout():
     try:
         claims = tokens.validate_logout_token(settings, logout_token)
     except tokens.TokenRejected as exc:
-        db.session.rollback()
         events.record("federation:logout_token:invalid", None, reason=exc.reason)
         db.session.commit()
         return {"error": "invalid_request", "error_description": "logout_token invalid"}, 400, headers

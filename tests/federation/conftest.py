@@ -83,3 +83,19 @@ def make_app(app_config):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def live_bk(app, upstream):
+    """The Bürgerkonto served over HTTP on the port the upstream sends back-channel logouts to."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", upstream.bk_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{upstream.bk_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()

@@ -146,13 +146,19 @@ function buildProvider() {
       await grant.save();
       return grant;
     },
+    // oidc-provider refuses outgoing requests to loopback addresses (SSRF protection); in this
+    // harness the Bürgerkonto's back-channel logout endpoint is on loopback by design.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     renderError(ctx, out) {
       ctx.type = 'json';
       ctx.body = out;
     },
   });
   provider.on('backchannel.success', (ctx, client, accountId, sid) => backchannelLog.push({ ok: true, client: client.clientId, sid }));
-  provider.on('backchannel.error', (ctx, err, client, accountId, sid) => backchannelLog.push({ ok: false, client: client.clientId, sid, error: String(err) }));
+  provider.on('backchannel.error', (ctx, err, client, accountId, sid) => backchannelLog.push({ ok: false, client: client.clientId, sid, error: String(err), cause: String(err.cause) }));
   provider.use(async (ctx, next) => {
     if (ctx.path === '/auth' && ctx.method === 'GET') lastAuthorization = Object.fromEntries(new URLSearchParams(ctx.querystring));
     await next();
@@ -233,7 +239,7 @@ async function admin(req, res, name) {
       return reply({ kid: keys[0].kid, published: keys.map((k) => k.kid) });
     case 'foreign-key':
       // Sign ID tokens with a key nobody published, under the kid of the real one.
-      modes.foreignKey = body.on === false ? null : await newKey(keys[0].kid);
+      modes.foreignKey = body.on === false ? null : await newKey(body.kid || keys[0].kid);
       return reply({ kid: keys[0].kid });
     case 'tamper':
       modes.tamper = body.claims || null;
