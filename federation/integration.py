@@ -27,7 +27,7 @@ from ..idp.hooks import LEVELS
 from ..idp.timeutil import utcnow
 from . import service, settings as upstream_settings
 from .forms import ConfirmForm, UnlinkForm
-from .models import FederatedIdentity, FederatedSession
+from .models import FederatedSession
 from .views import LOGOUT_OFFER_KEY
 
 VERIFIED_LEVELS = ("substantial", "high")

@@ -165,7 +165,7 @@ def _clean_profile(profile: dict) -> dict:
 
 
 def refuse(exc: Refused) -> None:
-    events.record(f"federation:signin:refused", None, reason=exc.reason)
+    events.record("federation:signin:refused", None, reason=exc.reason)
 
 
 def unavailable(exc: discovery.UpstreamUnavailable) -> None:

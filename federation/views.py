@@ -101,7 +101,7 @@ def first_sign_in():
             flash(_("Your Bürgerkonto was created."), "success")
         return redirect(next_path)
     return render_template("federation/first_sign_in.html", form=form, result=result,
-                           email=service.proposed_email(result), current=auth.current_account(),
+                           email=service.proposed_email(result),
                            name=_display_name(result)), 400 if form.errors else 200
 
 

@@ -4,9 +4,8 @@ import time
 import uuid
 
 import pytest
-import requests
 
-from support.upstream.helpers import events, federated_sessions, identities, live_session, live_sessions
+from support.upstream.helpers import events, federated_sessions, identities, live_sessions
 
 from buergerkonto.federation.tokens import BACKCHANNEL_EVENT
 
