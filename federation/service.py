@@ -1,0 +1,365 @@
+"""Federation use cases: start and finish an upstream sign-in, create or link an account, unlink, log out.
+
+Functions change the session's transaction; views and the CLI commit. Every
+refusal is a security event (``federation:...``) and leaves nothing created or
+linked.
+"""
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from flask import session
+
+from ..idp import accounts, auth, crypto, events
+from ..idp.extensions import db
+from ..idp.hooks import LEVELS
+from ..idp.models import Account
+from ..idp.timeutil import utcnow
+from . import client, discovery, levels, tokens
+from .models import FederatedIdentity, FederatedSession
+from .settings import UpstreamSettings
+
+FLOWS_KEY = "federation_flows"
+PENDING_KEY = "federation_pending"
+# An upstream sign-in must come back, and a first sign-in be decided, within ten minutes.
+FLOW_MAX_AGE = 600
+MAX_FLOWS = 5
+ID_TOKEN_PURPOSE = "federation-id-token"
+# What the Bürgerkonto keeps of the upstream's claims (data minimisation).
+KEPT_CLAIMS = ("given_name", "family_name", "name", "birthdate", "place_of_birth", "nationalities",
+               "address", "email", "email_verified")
+ADDRESS_FIELDS = ("street_address", "postal_code", "locality", "region", "country")
+AMR_FEDERATED = "fed"
+
+
+class Refused(Exception):
+    """The upstream sign-in is refused; ``reason`` goes into the security event, ``kind`` picks the page."""
+
+    def __init__(self, reason: str, kind: str = "invalid"):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+@dataclass
+class UpstreamSignIn:
+    """A validated upstream sign-in, as kept between callback and the citizen's choice."""
+
+    issuer: str
+    subject: str
+    claims: dict
+    acr: str | None
+    level: str
+    amr: list[str] = field(default_factory=list)
+    upstream_sid: str | None = None
+    auth_time: int | None = None
+    id_token_enc: str | None = None
+
+
+# --- starting -------------------------------------------------------------------------------------
+
+
+def begin(settings: UpstreamSettings, next_path: str, locale: str | None) -> str:
+    """Remember a new flow in the browser's session; return the upstream authorization URL.
+
+    The level a pending portal request asks for is passed on as ``acr_values``;
+    without one, every mapped value is acceptable (weakest first). Sending them
+    always makes the upstream state the ``acr`` it reached, which some
+    providers (oidc-provider among them) only do when asked.
+    """
+    metadata = discovery.metadata(settings)
+    wanted = levels.requested_level(next_path) or "low"
+    acr_values = levels.upstream_acr_values(wanted, settings.acr_map, metadata.get("acr_values_supported"))
+    flow = client.new_flow_secrets()
+    flows = {state: item for state, item in (session.get(FLOWS_KEY) or {}).items()
+             if time.time() - item.get("at", 0) < FLOW_MAX_AGE}
+    while len(flows) >= MAX_FLOWS:
+        flows.pop(min(flows, key=lambda s: flows[s]["at"]))
+    flows[flow["state"]] = {"nonce": flow["nonce"], "verifier": flow["verifier"], "next": next_path,
+                            "at": int(time.time()), "issuer": settings.issuer, "acr_values": acr_values}
+    session[FLOWS_KEY] = flows
+    return client.authorization_url(settings, metadata, flow, acr_values, locale)
+
+
+# --- finishing ------------------------------------------------------------------------------------
+
+
+def _take_flow(state: str | None) -> dict | None:
+    """Remove and return the flow for ``state``: each state is good for exactly one callback."""
+    flows = dict(session.get(FLOWS_KEY) or {})
+    flow = flows.pop(state, None) if isinstance(state, str) else None
+    if flow is not None:
+        session[FLOWS_KEY] = flows
+        if time.time() - flow.get("at", 0) >= FLOW_MAX_AGE:
+            return None
+    return flow
+
+
+def complete(settings: UpstreamSettings, args) -> tuple[UpstreamSignIn, str]:
+    """Check the authorization response, redeem the code, validate the ID token.
+
+    Returns the sign-in and the ``next`` path. Raises ``Refused`` or
+    ``discovery.UpstreamUnavailable``.
+    """
+    flow = _take_flow(args.get("state"))
+    if flow is None or flow.get("issuer") != settings.issuer:
+        raise Refused("state", kind="state")
+    metadata = discovery.metadata(settings)
+    # RFC 9207: an upstream that announces the iss parameter must send it, with its own issuer.
+    iss = args.get("iss")
+    if iss is not None or metadata.get("authorization_response_iss_parameter_supported"):
+        if iss != settings.issuer:
+            raise Refused("iss-parameter")
+    if args.get("error"):
+        error = str(args.get("error"))[:60]
+        raise Refused(f"error:{error}", kind="cancelled" if error == "access_denied" else "error")
+    code = args.get("code")
+    if not code or len(code) > 2048:
+        raise Refused("code-missing")
+    try:
+        token = client.exchange_code(settings, metadata, code, flow["verifier"])
+    except client.UpstreamRefused as exc:
+        raise Refused(f"token-error:{exc.error}", kind="error") from exc
+    try:
+        claims = tokens.validate_id_token(settings, token["id_token"], flow["nonce"], token["access_token"])
+    except tokens.TokenRejected as exc:
+        raise Refused(f"id-token:{exc.reason}") from exc
+    profile = {name: claims[name] for name in KEPT_CLAIMS if name in claims}
+    info = client.userinfo(metadata, token["access_token"])
+    if info:
+        # OIDC Core 5.3.4: userinfo about someone else is a substitution attack.
+        if info.get("sub") != claims["sub"]:
+            raise Refused("userinfo-sub")
+        profile.update({name: info[name] for name in KEPT_CLAIMS if name in info})
+    acr = claims.get("acr")
+    result = UpstreamSignIn(
+        issuer=settings.issuer,
+        subject=claims["sub"],
+        claims=_clean_profile(profile),
+        acr=acr,
+        level=levels.level_for(acr, settings.acr_map) or "low",
+        amr=list(dict.fromkeys(claims.get("amr") or [])),
+        upstream_sid=claims.get("sid"),
+        auth_time=int(claims.get("auth_time") or claims["iat"]),
+        id_token_enc=crypto.encrypt(token["id_token"].encode(), ID_TOKEN_PURPOSE),
+    )
+    return result, flow["next"]
+
+
+def _clean_profile(profile: dict) -> dict:
+    """Keep strings of sane length (and a structured address); drop anything else."""
+    clean = {}
+    for name, value in profile.items():
+        if name == "address" and isinstance(value, dict):
+            address = {k: str(v)[:200] for k, v in value.items() if k in ADDRESS_FIELDS and isinstance(v, str)}
+            if address:
+                clean["address"] = address
+        elif name == "email_verified" and isinstance(value, bool):
+            clean[name] = value
+        elif name == "nationalities" and isinstance(value, list):
+            clean[name] = [str(v)[:3] for v in value if isinstance(v, str)][:5]
+        elif isinstance(value, str) and value.strip():
+            clean[name] = value.strip()[:200]
+    return clean
+
+
+def refuse(exc: Refused) -> None:
+    events.record("federation:signin:refused", None, reason=exc.reason)
+
+
+def unavailable(exc: discovery.UpstreamUnavailable) -> None:
+    events.record("federation:upstream:unavailable", None, reason=exc.reason)
+
+
+# --- after a valid upstream sign-in ------------------------------------------------------------------
+
+
+def find_identity(issuer: str, subject: str) -> FederatedIdentity | None:
+    return FederatedIdentity.query.filter_by(issuer=issuer, subject=subject).first()
+
+
+def _verified_at(result: UpstreamSignIn) -> datetime:
+    return datetime.fromtimestamp(result.auth_time, UTC).replace(tzinfo=None)
+
+
+def _record_proof(identity: FederatedIdentity, result: UpstreamSignIn) -> None:
+    """Keep what the upstream asserts at the highest level it has reached for this identity.
+
+    A later, weaker sign-in upstream (password instead of eID) does not undo the
+    eID proof, nor replace the eID-read attributes with self-asserted ones.
+    """
+    identity.last_sign_in_at = utcnow()
+    if identity.claims is None or LEVELS.index(result.level) >= LEVELS.index(identity.level or "low"):
+        identity.claims = result.claims
+        identity.acr = result.acr
+        identity.level = result.level
+        identity.verified_at = _verified_at(result)
+
+
+def sign_in(identity: FederatedIdentity, result: UpstreamSignIn):
+    """Sign in to the linked Bürgerkonto; the session remembers the upstream sign-in.
+
+    ``amr`` is ``["fed"]`` followed by the upstream's own ``amr`` values: the
+    local ``mfa`` rule is not applied to them (``fed`` is not a second factor);
+    an ``mfa`` there is the upstream's statement.
+    """
+    _record_proof(identity, result)
+    record = auth.sign_in(identity.account, [AMR_FEDERATED], via="federation", acr=result.acr)
+    record.amr = [AMR_FEDERATED, *[m for m in result.amr if m != AMR_FEDERATED]]
+    db.session.add(FederatedSession(
+        sid=record.sid, identity_id=identity.id, issuer=result.issuer, upstream_subject=result.subject,
+        upstream_sid=result.upstream_sid, acr=result.acr, level=result.level, amr=record.amr,
+        id_token_enc=result.id_token_enc))
+    return record
+
+
+def hold_pending(result: UpstreamSignIn, next_path: str) -> None:
+    """A first sign-in: keep the result in the session until the citizen chooses."""
+    session[PENDING_KEY] = {"result": asdict(result), "next": next_path, "at": time.time()}
+
+
+def pending() -> tuple[UpstreamSignIn | None, str | None, int | None]:
+    data = session.get(PENDING_KEY)
+    if not data or time.time() - data.get("at", 0) >= FLOW_MAX_AGE:
+        return None, None, None
+    return UpstreamSignIn(**data["result"]), data["next"], data["at"]
+
+
+def signed_in_since(record, moment: float) -> bool:
+    """Whether the session's sign-in happened after ``moment`` (a Unix time with fractions)."""
+    if record is None or record.authenticated_at is None:
+        return False
+    return record.authenticated_at.replace(tzinfo=UTC).timestamp() >= moment
+
+
+def drop_pending() -> None:
+    session.pop(PENDING_KEY, None)
+
+
+def proposed_email(result: UpstreamSignIn) -> str | None:
+    """The upstream's address for a new account: only when the upstream verified it and it is free.
+
+    A taken address is simply left out: an upstream identity is never joined
+    to an existing account by its e-mail address.
+    """
+    email = result.claims.get("email")
+    if not email or result.claims.get("email_verified") is not True:
+        return None
+    try:
+        email = accounts.normalise_email(email)
+    except accounts.InvalidEmail:
+        return None
+    return None if accounts.find_by_email(email) is not None else email
+
+
+def create_account(result: UpstreamSignIn, locale: str | None) -> FederatedIdentity:
+    """Create a Bürgerkonto from the upstream data (no password: the upstream is the way in)."""
+    claims = result.claims
+    email = proposed_email(result)
+    name = claims.get("name") or " ".join(p for p in (claims.get("given_name"), claims.get("family_name")) if p)
+    address = dict(claims["address"]) if claims.get("address") else None
+    account = accounts.create_account(email, None, name or None, verified=email is not None, locale=locale,
+                                      given_name=claims.get("given_name"), family_name=claims.get("family_name"),
+                                      address=address)
+    identity = _link(account, result)
+    events.record("federation:account:create", account.id, issuer=result.issuer, level=result.level)
+    return identity
+
+
+def _link(account: Account, result: UpstreamSignIn) -> FederatedIdentity:
+    identity = FederatedIdentity(account_id=account.id, account=account, issuer=result.issuer,
+                                 subject=result.subject, linked_at=utcnow())
+    _record_proof(identity, result)
+    db.session.add(identity)
+    db.session.flush()
+    events.record("federation:link:create", account.id, issuer=result.issuer, level=result.level)
+    return identity
+
+
+class AlreadyLinked(Exception):
+    """The account is linked to another identity of the same upstream already."""
+
+
+def link(account: Account, result: UpstreamSignIn) -> FederatedIdentity:
+    if find_identity(result.issuer, result.subject) is not None:
+        raise AlreadyLinked()
+    if FederatedIdentity.query.filter_by(account_id=account.id, issuer=result.issuer).first() is not None:
+        raise AlreadyLinked()
+    return _link(account, result)
+
+
+# --- the link on the account page ---------------------------------------------------------------------
+
+
+def identities(account: Account) -> list[FederatedIdentity]:
+    return FederatedIdentity.query.filter_by(account_id=account.id).order_by(FederatedIdentity.id).all()
+
+
+def can_sign_in_locally(account: Account) -> bool:
+    return bool(account.password_hash and account.email and account.email_verified)
+
+
+def other_way_in(account: Account, identity: FederatedIdentity) -> bool:
+    """Whether the account stays reachable without ``identity``."""
+    if can_sign_in_locally(account):
+        return True
+    return FederatedIdentity.query.filter(FederatedIdentity.account_id == account.id,
+                                          FederatedIdentity.id != identity.id).first() is not None
+
+
+class NoOtherWayIn(Exception):
+    """Unlinking would leave the account without any way to sign in."""
+
+
+def unlink(account: Account, identity_id: int, password: str, ip_address) -> None:
+    """Remove a link; needs the password and another way in. Raises ``NoOtherWayIn``/``WrongPassword``."""
+    identity = FederatedIdentity.query.filter_by(id=identity_id, account_id=account.id).first()
+    if identity is None:
+        raise LookupError(identity_id)
+    if not other_way_in(account, identity):
+        events.record("federation:link:remove_refused", account.id, issuer=identity.issuer)
+        raise NoOtherWayIn()
+    accounts.verify_current_password(account, password, ip_address)
+    FederatedSession.query.filter_by(identity_id=identity.id).delete()
+    db.session.delete(identity)
+    events.record("federation:link:remove", account.id, issuer=identity.issuer)
+
+
+def delete_for_account(account: Account) -> None:
+    """Account deletion: links and upstream-session records go with it."""
+    ids = [identity.id for identity in identities(account)]
+    if ids:
+        FederatedSession.query.filter(FederatedSession.identity_id.in_(ids)).delete(synchronize_session=False)
+        FederatedIdentity.query.filter(FederatedIdentity.id.in_(ids)).delete(synchronize_session=False)
+
+
+# --- logout -----------------------------------------------------------------------------------------------
+
+
+def upstream_logout(settings: UpstreamSettings, claims: dict) -> list:
+    """End the Bürgerkonto sessions an upstream logout token names (by ``sid``, else by ``sub``)."""
+    from ..idp.models import WebSession
+
+    query = FederatedSession.query.filter_by(issuer=settings.issuer, ended_at=None)
+    if claims.get("sid"):
+        query = query.filter_by(upstream_sid=claims["sid"])
+        if claims.get("sub"):
+            query = query.filter_by(upstream_subject=claims["sub"])
+    else:
+        query = query.filter_by(upstream_subject=claims["sub"])
+    ended = []
+    for federated in query.all():
+        federated.ended_at = utcnow()
+        record = WebSession.query.filter_by(sid=federated.sid).first()
+        if record is not None and record.ended_at is None:
+            auth.end_session(record, "upstream-logout")
+            ended.append(record)
+    events.record("federation:backchannel:logout", None, sessions=len(ended))
+    return ended
+
+
+def id_token_for(federated: FederatedSession) -> str | None:
+    if not federated.id_token_enc:
+        return None
+    return crypto.decrypt(federated.id_token_enc, ID_TOKEN_PURPOSE).decode()

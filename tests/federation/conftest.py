@@ -1,0 +1,101 @@
+"""Fixtures for the federation tests: a real upstream OpenID Connect provider (oidc-provider on Node).
+
+The upstream is started once per test process on a loopback port and reset
+before and after every test (see ``support/upstream/harness.py``).
+"""
+
+import pytest
+import requests
+
+from support.plugin import base_config
+from support.upstream.harness import (CLIENT_ID, CLIENT_SECRET, Upstream, UpstreamBrowser, start_upstream,
+                                      stop_upstream)
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory):
+    try:
+        upstream = start_upstream(tmp_path_factory.mktemp("upstream"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield upstream
+    stop_upstream(upstream)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_upstream(upstream):
+    upstream.admin("reset")
+    yield
+    upstream.admin("reset")
+
+
+def upstream_config(upstream: Upstream) -> dict:
+    return {
+        "UPSTREAM_ISSUER": upstream.issuer,
+        "UPSTREAM_CLIENT_ID": CLIENT_ID,
+        "UPSTREAM_CLIENT_SECRET": CLIENT_SECRET,
+        "UPSTREAM_NAME": "Servicekonto des Landes",
+        "UPSTREAM_TIMEOUT": 1.5,
+    }
+
+
+@pytest.fixture
+def app_config(database_url, smtp, upstream):
+    return base_config(database_url, smtp.port) | upstream_config(upstream)
+
+
+@pytest.fixture
+def citizen_upstream():
+    """The citizen's browser at the upstream."""
+    return UpstreamBrowser()
+
+
+@pytest.fixture
+def federated(browser, upstream, citizen_upstream):
+    """``federated("erika", next=...)``: start at the Bürgerkonto, sign in upstream, return the callback response."""
+
+    def run(login, next=None, password=None, abort=False):
+        start = browser.get("/federation/start" + (f"?next={requests.utils.quote(next, safe='')}" if next else ""))
+        assert start.status_code == 302, start.get_data(as_text=True)[:500]
+        callback = citizen_upstream.authorize(start.headers["Location"], login, password, abort=abort)
+        assert isinstance(callback, str) and callback.startswith("/federation/callback?"), callback
+        run.callback = callback
+        return browser.get(callback)
+
+    return run
+
+
+@pytest.fixture
+def make_app(app_config):
+    """``make_app(UPSTREAM_TIMEOUT=...)``: another app on the same database with changed settings."""
+    from buergerkonto.idp import create_app
+    from buergerkonto.idp.extensions import db
+
+    made = []
+
+    def make(**overrides):
+        app = create_app(app_config | overrides)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def live_bk(app, upstream):
+    """The Bürgerkonto served over HTTP on the port the upstream sends back-channel logouts to."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", upstream.bk_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{upstream.bk_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()

@@ -1,0 +1,146 @@
+"""Whatever goes wrong upstream: refused, logged as a security event, nothing created, linked or signed in."""
+
+import pytest
+
+from support.upstream.harness import query_of
+from support.upstream.helpers import account_count, events, federated_sessions, identities
+
+
+def _refused_cleanly(app, browser, response, reason_prefix, status=400):
+    assert response.status_code == status, response.get_data(as_text=True)[:400]
+    assert account_count(app) == 0
+    assert identities(app) == []
+    assert federated_sessions(app) == []
+    assert browser.get("/account").status_code == 302  # not signed in
+    reasons = [details["reason"] for tag, details in events(app) if tag == "federation:signin:refused"]
+    assert any(reason.startswith(reason_prefix) for reason in reasons), reasons
+
+
+def _start(browser):
+    start = browser.get("/federation/start")
+    assert start.status_code == 302
+    return start.headers["Location"]
+
+
+def test_id_token_signed_with_a_foreign_key_is_refused(app, browser, federated, upstream):
+    upstream.admin("foreign-key")
+    _refused_cleanly(app, browser, federated("erika"), "id-token:signature")
+
+
+@pytest.mark.parametrize(("claims", "reason"), [
+    ({"iss": "http://127.0.0.1:1/other-issuer"}, "id-token:invalid_claim:iss"),
+    ({"aud": "some-other-client"}, "id-token:invalid_claim:aud"),
+    ({"aud": ["buergerkonto", "some-other-client"], "azp": "some-other-client"}, "id-token:invalid_claim:azp"),
+    ({"nonce": "a-nonce-from-another-flow"}, "id-token:invalid_claim:nonce"),
+    ({"nonce": None}, "id-token:missing_claim:nonce"),
+    ({"exp": 1_000_000_000}, "id-token:expired_token"),
+    ({"auth_time": 4_000_000_000}, "id-token:invalid_claim:auth_time"),
+    ({"acr": ["http://eidas.europa.eu/LoA/high"]}, "id-token:invalid_claim:acr"),
+    ({"sub": None}, "id-token:missing_claim:sub"),
+])
+def test_id_token_with_wrong_claims_is_refused(app, browser, federated, upstream, claims, reason):
+    upstream.admin("tamper", claims=claims)
+    _refused_cleanly(app, browser, federated("erika"), reason)
+
+
+def test_replayed_state_is_refused(app, browser, federated):
+    first = federated("erika")
+    assert first.status_code == 302
+    replay = browser.get(federated.callback)
+    assert replay.status_code == 400
+    reasons = [details["reason"] for tag, details in events(app) if tag == "federation:signin:refused"]
+    assert reasons == ["state"]
+    assert account_count(app) == 0
+
+
+def test_callback_for_a_flow_started_in_another_browser_is_refused(app, browser, client, upstream,
+                                                                    citizen_upstream):
+    from support.browser import Browser
+
+    victim = Browser(app.test_client())
+    callback = citizen_upstream.authorize(_start(browser), "erika")
+    _refused_cleanly(app, victim, victim.get(callback), "state")
+
+
+def test_wrong_iss_in_the_authorization_response_is_refused(app, browser, citizen_upstream, upstream):
+    callback = citizen_upstream.authorize(_start(browser), "erika")
+    forged = callback.replace("iss=" + requests_quote(upstream.issuer), "iss=" + requests_quote("http://evil.example"))
+    assert forged != callback
+    _refused_cleanly(app, browser, browser.get(forged), "iss-parameter")
+
+
+def test_missing_iss_is_refused_when_the_upstream_announces_it(app, browser, citizen_upstream):
+    callback = citizen_upstream.authorize(_start(browser), "erika")
+    params = query_of(callback)
+    stripped = f"/federation/callback?code={params['code']}&state={params['state']}"
+    _refused_cleanly(app, browser, browser.get(stripped), "iss-parameter")
+
+
+def test_error_response_from_the_upstream_is_refused(app, browser, federated):
+    response = federated("erika", abort=True)
+    _refused_cleanly(app, browser, response, "error:access_denied", status=401)
+    assert "cancelled" in response.get_data(as_text=True)
+
+
+def test_code_rejected_at_the_token_endpoint_is_refused(app, browser, citizen_upstream):
+    callback = citizen_upstream.authorize(_start(browser), "erika")
+    params = query_of(callback)
+    forged = callback.replace(params["code"], "forged-code")
+    _refused_cleanly(app, browser, browser.get(forged), "token-error:invalid_grant", status=502)
+
+
+def test_callback_without_any_flow_is_refused(app, browser):
+    _refused_cleanly(app, browser, browser.get("/federation/callback?code=x&state=y"), "state")
+    _refused_cleanly(app, browser, browser.get("/federation/callback"), "state")
+
+
+def requests_quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+# --- an upstream that cannot be reached or does not answer in time ------------------------------------
+
+
+def _unavailable(app, response, reason):
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert 'id="local-sign-in"' in page
+    assert ("federation:upstream:unavailable", {"reason": reason}) in events(app)
+    assert account_count(app) == 0 and identities(app) == []
+
+
+def test_unreachable_upstream_shows_a_clear_page_and_local_sign_in_still_works(make_app, make_account):
+    from support.browser import Browser
+    from support.plugin import sign_in
+    from support.servers import free_port
+
+    app = make_app(UPSTREAM_ISSUER=f"http://127.0.0.1:{free_port()}")
+    browser = Browser(app.test_client())
+    _unavailable(app, browser.get("/federation/start"), "unreachable")
+    account = make_account()
+    assert sign_in(browser, account["email"], account["password"]).headers["Location"] == "/account"
+
+
+def test_slow_upstream_at_discovery_shows_a_clear_page(app, browser, upstream, make_account):
+    from support.plugin import sign_in
+
+    upstream.admin("delay", ms=4000)
+    _unavailable(app, browser.get("/federation/start"), "timeout")
+    account = make_account()
+    assert sign_in(browser, account["email"], account["password"]).headers["Location"] == "/account"
+
+
+def test_slow_token_endpoint_shows_a_clear_page_and_signs_nobody_in(app, browser, upstream, citizen_upstream):
+    callback = citizen_upstream.authorize(_start(browser), "erika")
+    upstream.admin("delay", ms=4000)
+    _unavailable(app, browser.get(callback), "timeout")
+    assert browser.get("/account").status_code == 302
+
+
+def test_federation_pages_are_absent_without_an_upstream(make_app):
+    app = make_app(UPSTREAM_ISSUER=None)
+    client = app.test_client()
+    assert client.get("/federation/start").status_code == 404
+    assert 'id="federation-sign-in"' not in client.get("/sign-in").get_data(as_text=True)

@@ -1,0 +1,126 @@
+"""Logout across the border: upstream back-channel logout ends our session; our logout offers theirs."""
+
+import time
+import uuid
+
+import pytest
+
+from support.upstream.helpers import events, federated_sessions, identities, live_sessions
+
+from buergerkonto.federation.tokens import BACKCHANNEL_EVENT
+
+
+def _create(browser, federated, login="erika"):
+    federated(login)
+    browser.submit("/federation/new", {}, selector="form[action='/federation/new']")
+    [(_, _, account_id, _)] = identities(browser_app(browser))
+    return account_id
+
+
+def browser_app(browser):
+    return browser.client.application
+
+
+def test_upstream_back_channel_logout_ends_the_linked_session(app, browser, federated, upstream, citizen_upstream,
+                                                              live_bk):
+    account_id = _create(browser, federated)
+    assert live_sessions(app, account_id) == 1
+    [(sid, _level, upstream_sid, ended)] = federated_sessions(app)
+    assert upstream_sid and ended is None
+
+    citizen_upstream.logout(upstream.issuer)  # the citizen signs out at the Servicekonto
+
+    assert upstream.admin_get("backchannel") == [{"ok": True, "client": "buergerkonto", "sid": upstream_sid}]
+    assert live_sessions(app, account_id) == 0
+    assert browser.get("/account").status_code == 302
+    assert ("federation:backchannel:logout", {"sessions": 1}) in events(app)
+    assert federated_sessions(app)[0][3] is not None
+
+
+def _logout_claims(upstream, **overrides):
+    claims = {"iss": upstream.issuer, "aud": "buergerkonto", "iat": int(time.time()), "jti": uuid.uuid4().hex,
+              "events": {BACKCHANNEL_EVENT: {}}, "sub": "erika"}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def test_logout_token_signed_by_the_upstream_is_accepted(app, browser, client, federated, upstream):
+    account_id = _create(browser, federated)
+    [(_, _, upstream_sid, _)] = federated_sessions(app)
+    token = upstream.admin("sign", claims=_logout_claims(upstream, sid=upstream_sid), header={"typ": "logout+jwt"})
+    response = client.post("/federation/backchannel-logout", data={"logout_token": token["jwt"]})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert live_sessions(app, account_id) == 0
+
+
+@pytest.mark.parametrize(("overrides", "header", "foreign", "reason"), [
+    ({}, {}, True, "signature"),
+    ({}, {"kid": "never-published"}, True, "unknown-kid"),
+    ({"iss": "http://evil.example"}, {}, False, "invalid_claim:iss"),
+    ({"aud": "another-client"}, {}, False, "invalid_claim:aud"),
+    ({"nonce": "n"}, {}, False, "invalid_claim:nonce"),
+    ({"events": None}, {}, False, "invalid_claim:events"),
+    ({"events": {"http://example.org/other": {}}}, {}, False, "invalid_claim:events"),
+    ({"sub": None}, {}, False, "missing_claim:sid,sub"),
+    ({"jti": None}, {}, False, "missing_claim:jti"),
+    ({"iat": 1_000_000_000}, {}, False, "invalid_claim:iat"),
+    ({}, {"typ": "JWT"}, False, "typ"),
+])
+def test_bad_logout_tokens_are_refused_and_end_nothing(app, browser, client, federated, upstream, overrides, header,
+                                                       foreign, reason):
+    account_id = _create(browser, federated)
+    token = upstream.admin("sign", claims=_logout_claims(upstream, **overrides), header=header, foreign=foreign)
+    response = client.post("/federation/backchannel-logout", data={"logout_token": token["jwt"]})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+    assert ("federation:logout_token:invalid", {"reason": reason}) in events(app)
+    assert live_sessions(app, account_id) == 1
+
+
+def test_logout_endpoint_answers_garbage_with_an_oauth_error(client):
+    assert client.post("/federation/backchannel-logout").status_code == 400
+    assert client.post("/federation/backchannel-logout", data={"logout_token": "a.b.c"}).status_code == 400
+    assert client.post("/federation/backchannel-logout", data={"logout_token": "x" * 20000}).status_code == 400
+
+
+def test_forged_kids_on_logout_tokens_do_not_refetch_keys_every_time(app, browser, client, federated, upstream):
+    from buergerkonto.federation.models import Upstream
+
+    _create(browser, federated)
+    with app.app_context():
+        fetched = Upstream.query.one().jwks_fetched_at
+    for _ in range(3):
+        token = upstream.admin("sign", claims=_logout_claims(upstream), header={"kid": uuid.uuid4().hex}, foreign=True)
+        assert client.post("/federation/backchannel-logout", data={"logout_token": token["jwt"]}).status_code == 400
+    with app.app_context():
+        assert Upstream.query.one().jwks_fetched_at == fetched
+
+
+def test_signing_out_offers_signing_out_upstream_too(app, browser, federated, upstream, citizen_upstream):
+    account_id = _create(browser, federated)
+    signed_out = browser.post("/sign-out", data={"csrf_token": browser.csrf_token("/sign-out")})
+    assert signed_out.headers["Location"] == "/sign-in"
+    page = browser.get("/sign-in")
+    offer = browser.soup(page).select_one("form[action='/federation/sign-out-upstream']")
+    assert offer is not None
+    to_upstream = browser.submit_page(page, {}, selector="form[action='/federation/sign-out-upstream']")
+    assert to_upstream.status_code == 302
+    assert to_upstream.headers["Location"].startswith(upstream.issuer + "/session/end?id_token_hint=")
+
+    back = citizen_upstream.follow_logout(to_upstream.headers["Location"])
+    assert back.startswith("/federation/signed-out?")
+    final = browser.get(back)
+    assert final.headers["Location"] == "/sign-in"
+    assert "signed out of the service account" in browser.get("/sign-in").get_data(as_text=True)
+    # The upstream session is gone: the next upstream sign-in asks for the password again.
+    start = browser.get("/federation/start")
+    login_page = citizen_upstream.http.get(start.headers["Location"], timeout=10)
+    assert 'name="password"' in login_page.text
+    assert live_sessions(app, account_id) == 0
+
+
+def test_password_sign_out_offers_no_upstream_logout(browser, signed_in):
+    signed_in.post("/sign-out", data={"csrf_token": signed_in.csrf_token("/sign-out")})
+    page = signed_in.get("/sign-in")
+    assert signed_in.soup(page).select_one("form[action='/federation/sign-out-upstream']") is None
