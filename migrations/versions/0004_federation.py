@@ -1,7 +1,7 @@
 """federation: upstream provider, links, upstream sessions
 
 Revision ID: 0004_federation
-Revises: 0001_core
+Revises: 0003_trust_levels
 Create Date: 2026-11-21 23:46:16.455820
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 # revision identifiers, used by Alembic.
 revision = "0004_federation"
 # Written beside 0002_oidc and 0003_trust_levels; the lead re-chains it at merge.
-down_revision = "0001_core"
+down_revision = "0003_trust_levels"
 branch_labels = None
 depends_on = None
 
