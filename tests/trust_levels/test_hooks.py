@@ -32,7 +32,8 @@ def verified(app, citizen, office, make_staff):
 def _claims(app, email, requested=None):
     with app.app_context(), app.test_request_context():
         account = Account.query.filter_by(email=email).one()
-        [provider] = hooks().verified_claims
+        # Other parts (federation) register providers too; this tests the Bürgerbüro's.
+        [provider] = [p for p in hooks().verified_claims if p.__module__.startswith("buergerkonto.trust_levels")]
         return provider(account, None, requested)
 
 
