@@ -11,6 +11,7 @@ is remembered in the session under a fingerprint of its parameters, so long
 requests survive the round trip through ``/sign-in`` (whose ``next`` is short).
 """
 
+import copy
 import hashlib
 import time
 from urllib.parse import urlencode
@@ -274,7 +275,8 @@ def _fingerprint() -> str:
 
 
 def _stash() -> dict:
-    return dict(session.get("oidc_requests") or {})
+    """A deep copy: the session's JSON column only notices a changed value, not in-place edits."""
+    return copy.deepcopy(dict(session.get("oidc_requests") or {}))
 
 
 def _remember(fp: str, **extra) -> None:

@@ -74,10 +74,23 @@ class RelyingParty:
             query.pop(key, None)
         return "/authorize?" + urlencode(query)
 
-    def authorize(self, scope="openid", **params):
-        """Run the authorization request in the browser; returns the final response."""
-        response = self.browser.get(self.authorize_url(scope, **params))
-        return self.browser.follow(response)
+    def authorize(self, scope="openid", consent="allow", **params):
+        """Run the authorization request in the browser; answers a consent page with ``consent``."""
+        response = self.browser.follow(self.browser.get(self.authorize_url(scope, **params)))
+        if consent and response.status_code == 200 and self.is_consent_page(response):
+            response = self.decide(response, consent)
+        return response
+
+    def is_consent_page(self, response) -> bool:
+        return self.browser.soup(response).select_one("form[action*='/authorize/decide/']") is not None
+
+    def decide(self, page, decision: str):
+        """Press the button of ``decision`` (allow, deny, return, continue-lower) on a decision page."""
+        for form in self.browser.soup(page).select("form[action*='/authorize/decide/']"):
+            if form.select_one(f"input[name=decision][value={decision}]") is not None:
+                data = {i["name"]: i.get("value", "") for i in form.select("input[name]")}
+                return self.browser.follow(self.browser.post(form["action"], data=data))
+        raise AssertionError(f"no {decision!r} button on the page")
 
     def callback(self, response) -> dict:
         """The parameters the portal receives at its redirect URI."""
