@@ -82,7 +82,8 @@ class RelyingParty:
         return response
 
     def is_consent_page(self, response) -> bool:
-        return self.browser.soup(response).select_one("form[action*='/authorize/decide/']") is not None
+        return self.browser.soup(response).select_one(
+            "form[action*='/authorize/decide/'] input[name=decision][value=allow]") is not None
 
     def decide(self, page, decision: str):
         """Press the button of ``decision`` (allow, deny, return, continue-lower) on a decision page."""
