@@ -108,6 +108,7 @@ def discovery():
 
 @bp.route("/oauth/jwks")
 def jwks():
+    keys.ensure_keys()
     response = jsonify(keys.public_jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
