@@ -94,6 +94,7 @@ def public_jwks() -> dict:
 
 
 def public_key_set() -> KeySet:
+    ensure_keys()
     return KeySet.import_key_set(public_jwks())
 
 
