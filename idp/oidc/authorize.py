@@ -1,0 +1,380 @@
+"""The authorization endpoint: everything Authlib leaves to the application (STYLE.md trap 7).
+
+Authlib validates client, redirect URI, scope, PKCE and nonce. This view adds
+the rest of OIDC Core §3.1.2: ``prompt``, ``max_age``, ``id_token_hint``,
+``login_hint``, ``ui_locales``, the ``claims`` parameter, ``acr_values`` with
+step-up, and consent. Every response to the portal carries ``iss`` (RFC 9207),
+errors included; an error is only ever redirected to a registered URI.
+
+A request that needs the citizen (sign-in, second factor, consent, step-up)
+is remembered in the session under a fingerprint of its parameters, so long
+requests survive the round trip through ``/sign-in`` (whose ``next`` is short).
+"""
+
+import copy
+import hashlib
+import time
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, validate_csrf
+from joserfc import jwt
+from joserfc.errors import JoseError
+from sqlalchemy.exc import IntegrityError
+from wtforms import ValidationError
+
+from .. import auth, events
+from ..extensions import csrf, db
+from ..forms import EmptyForm
+from ..hooks import hooks, proofing_level
+from ..timeutil import epoch, utcnow
+from . import claims, keys
+from .models import Consent, PortalSignIn
+from .server import server
+
+bp = Blueprint("oidc_authorize", __name__, template_folder="templates")
+
+SINGLE = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age",
+          "login_hint", "id_token_hint", "ui_locales", "claims", "acr_values", "code_challenge",
+          "code_challenge_method", "response_mode", "display", "request", "request_uri", "claims_locales")
+MAX_LENGTH = {"claims": claims.MAX_CLAIMS_PARAMETER, "id_token_hint": 4096}
+DEFAULT_MAX_LENGTH = 2048
+PROMPTS = {"none", "login", "consent", "select_account"}
+STASH_LIMIT = 5
+
+
+class AuthorizeError(Exception):
+    """An error for the portal (redirected with ``iss``) or, without a safe target, a page."""
+
+    def __init__(self, error: str, description: str | None = None):
+        super().__init__(error)
+        self.error = error
+        self.description = description
+
+
+# --- the view ---------------------------------------------------------------------------
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # portals may POST the request (OIDC Core §3.1.2.1); citizens' decisions are checked below
+def authorize():
+    target = _safe_target()
+    problem = _check_parameters()
+    if problem:
+        return _fail(target, "invalid_request", problem)
+    account = auth.current_account()
+    try:
+        grant = server().get_consent_grant(end_user=account)
+    except OAuth2Error as error:
+        return _oauth_error(error, target)
+    try:
+        return _continue(grant, account)
+    except AuthorizeError as error:
+        return _fail(target, error.error, error.description)
+
+
+@bp.route("/authorize/resume/<fp>")
+def resume(fp):
+    """Back from sign-in, second factor or a decision: replay the remembered request."""
+    entry = _stash().get(fp)
+    if entry is None:
+        return _page(_("This sign-in request has expired. Please go back to the portal and start again."))
+    return redirect(url_for("oidc_authorize.authorize") + "?" + entry["query"])
+
+
+@bp.route("/authorize/decide/<fp>", methods=["POST"])
+@csrf.exempt
+def decide(fp):
+    """The citizen's answer on the consent or step-up page (CSRF-checked)."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (ValidationError, CSRFError):
+        return _page(_("For your security the form could not be accepted. Please go back and try again."))
+    stash = _stash()
+    entry = stash.get(fp)
+    decision = request.form.get("decision")
+    if entry is None or decision not in ("allow", "deny", "return", "continue-lower"):
+        return _page(_("This sign-in request has expired. Please go back to the portal and start again."))
+    entry["decision"] = decision
+    if decision == "allow":
+        entry["consented_at"] = int(time.time())
+    session["oidc_requests"] = stash
+    return redirect(url_for("oidc_authorize.resume", fp=fp))
+
+
+# --- steps --------------------------------------------------------------------------------
+
+def _continue(grant, account):
+    req = grant.request
+    data = req.payload.data
+    client = req.client
+    if data.get("request"):
+        raise AuthorizeError("request_not_supported")
+    if data.get("request_uri"):
+        raise AuthorizeError("request_uri_not_supported")
+    if data.get("response_mode") not in (None, "", "query"):
+        raise AuthorizeError("invalid_request", "Only the 'query' response mode is supported.")
+    prompts = set((data.get("prompt") or "").split())
+    if not prompts <= PROMPTS:
+        raise AuthorizeError("invalid_request", "Unknown 'prompt' value.")
+    max_age = _max_age(data.get("max_age"))
+    try:
+        claims_request = claims.parse_claims_request(data.get("claims"))
+    except claims.ClaimsRequestInvalid as exc:
+        raise AuthorizeError("invalid_request", str(exc)) from None
+    hint_sub = _hint_subject(data.get("id_token_hint"), client)
+    fp = _fingerprint()
+    entry = _stash().get(fp, {})
+    interactive = "none" not in prompts
+
+    # Authentication: a session, fresh enough, of the citizen the portal expects.
+    record = auth.current_record()
+    reauthenticated = bool(account and entry.get("login_after")
+                           and epoch(record.authenticated_at) >= entry["login_after"])
+    wanted_sub = hint_sub or claims.requested_sub(claims_request)
+    if account is None:
+        return _sign_in(fp, data, prompts, force=False)
+    stale = max_age is not None and epoch(record.authenticated_at) + max_age < time.time()
+    if ("login" in prompts or stale) and not reauthenticated:
+        return _sign_in(fp, data, prompts, force=True)
+    if wanted_sub and wanted_sub != claims.subject_for(client, account):
+        if interactive and not reauthenticated:
+            return _sign_in(fp, data, prompts, force=True)
+        raise AuthorizeError("login_required", "Another citizen is signed in.")
+
+    # Level of assurance (acr): step up, or say how, or continue lower when only preferred.
+    essential, essential_values = claims.essential_acr(claims_request)
+    requested = essential_values if essential else (data.get("acr_values") or "").split() + essential_values
+    levels = [claims.level_of(v) for v in requested if claims.level_of(v)]
+    if essential and essential_values and not levels:
+        raise AuthorizeError("unmet_authentication_requirements", "No requested 'acr' value is supported.")
+    achieved = claims.achieved_level(account, record)
+    if levels:
+        required = min(levels, key=claims.LEVELS.index)
+        if not claims.at_least(achieved, required):
+            reachable = (claims.at_least(proofing_level(account), required)
+                         and claims.at_least("substantial", required)
+                         and account.totp_enabled and "mfa" not in (record.amr or []))
+            if reachable:
+                if not interactive:
+                    raise AuthorizeError("interaction_required", "A second factor is needed.")
+                _remember(fp)
+                return redirect(url_for("auth.second_factor", next=url_for("oidc_authorize.resume", fp=fp)))
+            if entry.get("decision") == "return" or (essential and not interactive):
+                raise AuthorizeError("unmet_authentication_requirements")
+            if essential or (interactive and entry.get("decision") != "continue-lower"):
+                return _step_up(fp, client, required, achieved, essential)
+    acr = claims.acr_value(achieved, essential_values if essential else None)
+
+    # Consent: external portals always, members only for offline access; prompt=consent forces it.
+    scopes = (req.scope or "").split()
+    consent = Consent.query.filter_by(account_id=account.id, client_id=client.client_id, revoked_at=None).first()
+    covered = consent.scopes if consent else set()
+    just_allowed = entry.get("decision") == "allow"
+    if entry.get("decision") == "deny":
+        _forget(fp)
+        raise AuthorizeError("access_denied", "The citizen declined.")
+    wanted = set(scopes) - {"openid"}
+    missing = wanted - covered if not client.member else wanted & {"offline_access"} - covered
+    if (missing or "consent" in prompts) and not just_allowed:
+        if not interactive:
+            if missing == {"offline_access"}:
+                scopes.remove("offline_access")  # OIDC Core §11: ignore offline access without consent
+            else:
+                raise AuthorizeError("consent_required")
+        else:
+            _remember(fp)
+            return _consent_page(fp, client, scopes, claims_request)
+    if just_allowed:
+        _record_consent(account, client, consent, wanted)
+
+    return _issue(grant, account, record, scopes, acr, claims_request, fp)
+
+
+def _issue(grant, account, record, scopes, acr, claims_request, fp):
+    req = grant.request
+    req.user = account
+    req.oidc = {"scope": " ".join(scopes), "auth_time": epoch(record.authenticated_at), "acr": acr,
+                "amr": claims.amr_values(record.amr), "sid": record.sid, "claims_request": claims_request}
+    response = server().create_authorization_response(request=req, grant_user=account, grant=grant)
+    if response.status_code == 302 and "code=" in (response.location or ""):
+        _record_sign_in(account, req.client, record, scopes, acr)
+        events.record("oidc:authorize:code", account.id, client_id=req.client.client_id, sid=record.sid,
+                      acr=acr)
+    _forget(fp)
+    db.session.commit()
+    return response
+
+
+# --- helpers: parameters -----------------------------------------------------------------
+
+def _check_parameters() -> str | None:
+    """Refuse repeated, overlong and control-character parameters before anything else."""
+    for name in request.values:
+        values = request.values.getlist(name)
+        if name in SINGLE and len(values) > 1:
+            return f"Multiple '{name}' in request."
+        limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
+        for value in values:
+            if len(value) > limit:
+                return f"'{name}' is too long." if name in SINGLE else "A parameter is too long."
+            if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value) or '"' in value and name in (
+                    "response_type", "client_id", "redirect_uri", "scope", "prompt"):
+                return f"'{name}' holds characters that are not allowed." if name in SINGLE else \
+                    "A parameter holds characters that are not allowed."
+    if not request.values.get("response_type"):
+        return "Missing 'response_type'."
+    return None
+
+
+def _safe_target():
+    """(redirect_uri, state) when the request names a client and one of its exact redirect URIs."""
+    client_ids = request.values.getlist("client_id")
+    uris = request.values.getlist("redirect_uri")
+    if len(client_ids) != 1 or len(uris) != 1:
+        return None
+    client = server().query_client(client_ids[0])
+    if client is None or not client.check_redirect_uri(uris[0]):
+        return None
+    states = request.values.getlist("state")
+    state = states[0] if len(states) == 1 and len(states[0]) <= DEFAULT_MAX_LENGTH else None
+    return uris[0], state
+
+
+def _max_age(raw):
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise AuthorizeError("invalid_request", "'max_age' must be a number of seconds.")
+    return int(raw)
+
+
+def _hint_subject(hint, client):
+    """The ``sub`` of a valid ``id_token_hint`` we issued to this client (expiry does not matter)."""
+    if not hint:
+        return None
+    try:
+        token = jwt.decode(hint, keys.public_key_set(), algorithms=["ES256", "RS256"])
+    except (JoseError, ValueError):
+        raise AuthorizeError("invalid_request", "The 'id_token_hint' is not valid.") from None
+    values = token.claims
+    aud = values.get("aud")
+    if values.get("iss") != current_app.config["ISSUER"] or client.client_id not in (
+            [aud] if isinstance(aud, str) else (aud or [])) or not isinstance(values.get("sub"), str):
+        raise AuthorizeError("invalid_request", "The 'id_token_hint' is not valid.")
+    return values["sub"]
+
+
+# --- helpers: remembered requests --------------------------------------------------------
+
+def _fingerprint() -> str:
+    items = sorted((k, v) for k in request.values for v in request.values.getlist(k))
+    return hashlib.sha256(urlencode(items).encode()).hexdigest()[:32]
+
+
+def _stash() -> dict:
+    """A deep copy: the session's JSON column only notices a changed value, not in-place edits."""
+    return copy.deepcopy(dict(session.get("oidc_requests") or {}))
+
+
+def _remember(fp: str, **extra) -> None:
+    stash = _stash()
+    entry = dict(stash.get(fp) or {})
+    entry["query"] = urlencode([(k, v) for k in request.values for v in request.values.getlist(k)])
+    entry["at"] = int(time.time())
+    entry.update(extra)
+    stash[fp] = entry
+    while len(stash) > STASH_LIMIT:
+        stash.pop(min(stash, key=lambda key: stash[key].get("at", 0)))
+    session["oidc_requests"] = stash
+
+
+def _forget(fp: str) -> None:
+    stash = _stash()
+    if stash.pop(fp, None) is not None:
+        session["oidc_requests"] = stash
+
+
+def _sign_in(fp, data, prompts, force):
+    if "none" in prompts:
+        raise AuthorizeError("login_required")
+    _remember(fp, login_after=int(time.time()) if force else None, decision=None)
+    params = {"next": url_for("oidc_authorize.resume", fp=fp)}
+    if data.get("login_hint"):
+        params["login_hint"] = data["login_hint"]
+    if data.get("ui_locales"):
+        params["ui_locales"] = data["ui_locales"]
+    return redirect(url_for("auth.sign_in", **params))
+
+
+# --- helpers: pages and records ----------------------------------------------------------
+
+def _consent_page(fp, client, scopes, claims_request):
+    wants_verified = any("verified_claims" in (claims_request or {}).get(t, {}) for t in ("id_token", "userinfo"))
+    return render_template("oidc/consent.html", client=client, scopes=scopes, fp=fp, form=EmptyForm(),
+                           verified=wants_verified), 200
+
+
+def _step_up(fp, client, required, achieved, essential):
+    _remember(fp)
+    options = {}
+    for provider in hooks().step_up_options:
+        options.update(provider(auth.current_record()) or {})
+    return render_template("oidc/step_up.html", client=client, required=required, achieved=achieved,
+                           essential=essential, fp=fp, form=EmptyForm(), options=options), 200
+
+
+def _record_consent(account, client, consent, scopes):
+    if consent is None:
+        consent = Consent.query.filter_by(account_id=account.id, client_id=client.client_id).first()
+    if consent is None:
+        consent = Consent(account_id=account.id, client_id=client.client_id, scope="")
+        db.session.add(consent)
+    elif consent.revoked_at is not None:
+        consent.scope, consent.revoked_at = "", None
+    consent.scope = " ".join(sorted(consent.scopes | set(scopes)))
+    events.record("oidc:consent:grant", account.id, client_id=client.client_id, scope=consent.scope)
+
+
+def _record_sign_in(account, client, record, scopes, acr):
+    row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = PortalSignIn(account_id=account.id, client_id=client.client_id, sid=record.sid,
+                                   scope="", claims=[])
+                db.session.add(row)
+        except IntegrityError:
+            row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
+    row.scope = " ".join(sorted(set(row.scope.split()) | set(scopes)))
+    row.acr = acr
+    row.last_used_at = utcnow()
+    row.ended_at = None
+
+
+def _page(message: str, status: int = 400):
+    return render_template("oidc/error.html", message=message), status
+
+
+def _fail(target, error: str, description: str | None):
+    """Redirect the error to the portal when its redirect URI is proven, else show a page."""
+    db.session.rollback()
+    if target is None:
+        return _page(_("The portal sent an invalid sign-in request (%(error)s). Please go back to the portal.",
+                       error=error))
+    redirect_uri, state = target
+    params = [("error", error)]
+    if description:
+        params.append(("error_description", description))
+    if state:
+        params.append(("state", state))
+    params.append(("iss", current_app.config["ISSUER"]))
+    return redirect(add_params_to_uri(redirect_uri, params))
+
+
+def _oauth_error(error: OAuth2Error, target):
+    if error.redirect_uri and target is not None and error.redirect_uri == target[0]:
+        return _fail(target, error.error, error.get_error_description())
+    return _fail(None, error.error, None)

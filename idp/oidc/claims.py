@@ -1,0 +1,224 @@
+"""What the provider says about a citizen: subject identifiers, levels (acr/amr), claims.
+
+The level of a sign-in is the lower of the account's identity proofing (from
+the trust-levels part via ``hooks.proofing_level``) and the strength of the
+session's authentication: a password alone is ``low``, password plus a second
+factor (``mfa`` in the session's amr, RFC 8176) ``substantial``.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+
+from ..crypto import derive_key
+from ..hooks import LEVELS, hooks, proofing_level
+from ..models import Account, WebSession
+
+EIDAS = {level: f"http://eidas.europa.eu/LoA/{level}" for level in LEVELS}
+# STORK QAA levels as aliases: QAA 1 and 2 are below/at "low", 3 is "substantial", 4 "high".
+ALIASES = {"STORK-QAA-Level-1": "low", "STORK-QAA-Level-2": "low",
+           "STORK-QAA-Level-3": "substantial", "STORK-QAA-Level-4": "high"}
+ACR_VALUES_SUPPORTED = list(EIDAS.values()) + list(ALIASES)
+
+SCOPE_CLAIMS = {
+    "profile": ("name", "given_name", "family_name", "locale", "updated_at"),
+    "email": ("email", "email_verified"),
+    "address": ("address",),
+    "phone": ("phone_number", "phone_number_verified"),
+}
+USER_SCOPES = ("openid", "profile", "email", "address", "phone", "offline_access")
+CLAIMS_SUPPORTED = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+                           "at_hash", "verified_claims"} | {c for cs in SCOPE_CLAIMS.values() for c in cs})
+MAX_CLAIMS_PARAMETER = 4096
+
+
+class ClaimsRequestInvalid(ValueError):
+    """The ``claims`` parameter is not a well-formed OIDC Core §5.5 request."""
+
+
+# --- subjects ---------------------------------------------------------------------------
+
+def subject_for(client, account: Account) -> str:
+    """``sub`` for ``account`` as seen by ``client``: pairwise per sector unless configured public."""
+    if client.subject_type == "public":
+        return account.uuid
+    digest = hmac.new(derive_key("oidc-pairwise-subject"), f"{client.sector}\x00{account.uuid}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+# --- levels ------------------------------------------------------------------------------
+
+def level_of(acr: str) -> str | None:
+    """The level an acr value stands for (eIDAS URI or STORK alias); ``None`` if unknown."""
+    for level, uri in EIDAS.items():
+        if acr == uri:
+            return level
+    return ALIASES.get(acr)
+
+
+def session_strength(amr: list[str] | None) -> str:
+    return "substantial" if "mfa" in (amr or []) else "low"
+
+
+def lower(a: str, b: str) -> str:
+    return a if LEVELS.index(a) <= LEVELS.index(b) else b
+
+
+def at_least(level: str, required: str) -> bool:
+    return LEVELS.index(level) >= LEVELS.index(required)
+
+
+def achieved_level(account: Account, record: WebSession) -> str:
+    return lower(proofing_level(account), session_strength(record.amr))
+
+
+def acr_value(level: str, essential_values: list[str] | None) -> str:
+    """The ``acr`` to assert: one of the essential values when there were some, else the eIDAS URI."""
+    if essential_values:
+        satisfied = [v for v in essential_values if level_of(v) and at_least(level, level_of(v))]
+        if satisfied:
+            return max(satisfied, key=lambda v: LEVELS.index(level_of(v)))
+    return EIDAS[level]
+
+
+def amr_values(amr: list[str] | None) -> list[str]:
+    """RFC 8176 method references of the session (``pwd``, ``otp``, ``mfa``)."""
+    return list(amr or ["pwd"])
+
+
+# --- the claims parameter ---------------------------------------------------------------
+
+def parse_claims_request(raw: str | None) -> dict | None:
+    """Parse and check the ``claims`` parameter (OIDC Core §5.5); ``None`` when absent."""
+    if raw is None or raw == "":
+        return None
+    if len(raw) > MAX_CLAIMS_PARAMETER:
+        raise ClaimsRequestInvalid("The 'claims' parameter is too long.")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ClaimsRequestInvalid("The 'claims' parameter is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ClaimsRequestInvalid("The 'claims' parameter must be a JSON object.")
+    result = {}
+    for target in ("id_token", "userinfo"):
+        members = data.get(target)
+        if members is None:
+            continue
+        if not isinstance(members, dict):
+            raise ClaimsRequestInvalid(f"'{target}' in 'claims' must be an object.")
+        for name, spec in members.items():
+            if spec is not None and not isinstance(spec, dict):
+                raise ClaimsRequestInvalid("Each requested claim must be null or an object.")
+            if spec and "essential" in spec and not isinstance(spec["essential"], bool):
+                raise ClaimsRequestInvalid("'essential' must be true or false.")
+            if spec and "values" in spec and not isinstance(spec["values"], list):
+                raise ClaimsRequestInvalid("'values' must be an array.")
+        result[target] = members
+    return result
+
+
+def essential_acr(claims_request: dict | None) -> tuple[bool, list[str]]:
+    """(essential?, values) of an ``acr`` request in the ID token part of ``claims``."""
+    spec = ((claims_request or {}).get("id_token") or {}).get("acr")
+    if not spec:
+        return False, []
+    values = list(spec.get("values") or []) or ([spec["value"]] if "value" in spec else [])
+    values = [v for v in values if isinstance(v, str)]
+    return bool(spec.get("essential")), values
+
+
+def requested_sub(claims_request: dict | None) -> str | None:
+    """A specific ``sub`` demanded by the ``claims`` parameter (OIDC Core §5.5.1)."""
+    for target in ("id_token", "userinfo"):
+        spec = ((claims_request or {}).get(target) or {}).get("sub")
+        if isinstance(spec, dict) and isinstance(spec.get("value"), str):
+            return spec["value"]
+    return None
+
+
+# --- claim values ------------------------------------------------------------------------
+
+def _value(account: Account, name: str):
+    from ..timeutil import epoch
+
+    if name == "email_verified":
+        return account.email_verified if account.email else None
+    if name == "phone_number_verified":
+        return False if account.phone_number else None
+    if name == "updated_at":
+        return epoch(account.updated_at) if account.updated_at else None
+    if name == "address":
+        if not account.address:
+            return None
+        address = dict(account.address)
+        lines = [address.get("street_address"), " ".join(filter(None, [address.get("postal_code"),
+                                                                        address.get("locality")]))]
+        address["formatted"] = "\n".join(line for line in lines if line)
+        return address
+    if name in ("name", "given_name", "family_name", "email", "phone_number", "locale"):
+        return getattr(account, name)
+    return None
+
+
+def scope_claim_names(scope: str) -> list[str]:
+    names = []
+    for item in (scope or "").split():
+        names.extend(SCOPE_CLAIMS.get(item, ()))
+    return names
+
+
+def claim_values(account: Account, names) -> dict:
+    """The values of ``names`` that the account has (absent claims are left out)."""
+    result = {}
+    for name in names:
+        value = _value(account, name)
+        if value is not None:
+            result[name] = value
+    return result
+
+
+def verified_claims(account: Account, record: WebSession | None, requested) -> dict | list | None:
+    """OIDC4IDA ``verified_claims`` from the parts that vouch for the identity, when requested."""
+    if requested is None:
+        return None
+    found = []
+    for provider in hooks().verified_claims:
+        found.extend(provider(account, record, requested if isinstance(requested, dict) else None) or [])
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else found
+
+
+def requested_claims(claims_request: dict | None, target: str) -> dict:
+    return dict((claims_request or {}).get(target) or {})
+
+
+def userinfo_claims(account: Account, scope: str, claims_request: dict | None,
+                    record: WebSession | None) -> dict:
+    """Claims for the userinfo response: those of the granted scopes plus those requested by name."""
+    requested = requested_claims(claims_request, "userinfo")
+    allowed = set(scope_claim_names(scope))
+    # A claim requested by name is only released when its scope was granted (consent covers scopes).
+    names = list(dict.fromkeys(scope_claim_names(scope) + [n for n in requested if n in allowed]))
+    result = claim_values(account, names)
+    if "verified_claims" in requested:
+        vc = verified_claims(account, record, requested["verified_claims"])
+        if vc is not None:
+            result["verified_claims"] = vc
+    return result
+
+
+def id_token_extra_claims(account: Account, scope: str, claims_request: dict | None,
+                          record: WebSession | None) -> dict:
+    """Claims asked for in the ID token by the ``claims`` parameter, within the granted scopes."""
+    requested = requested_claims(claims_request, "id_token")
+    allowed = set(scope_claim_names(scope))
+    result = claim_values(account, [n for n in requested if n in allowed])
+    if "verified_claims" in requested:
+        vc = verified_claims(account, record, requested["verified_claims"])
+        if vc is not None:
+            result["verified_claims"] = vc
+    return result

@@ -1,0 +1,261 @@
+"""Authlib grant subclasses: what the library leaves to the application, and its traps.
+
+- PKCE with S256 from every client (``S256CodeChallenge``; trap 4).
+- Codes redeemed once by a conditional UPDATE; a replay revokes what the
+  first redemption issued (trap 5).
+- Refresh tokens rotate; presenting a rotated one revokes the whole grant (trap 6).
+- The ID token's algorithm, key and ``kid`` are decided here, never ``none``
+  (traps 1 and 2); ``acr``, ``amr``, ``auth_time`` and ``sid`` come from the
+  sign-in and survive refreshes.
+"""
+
+import time
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
+from authlib.oidc.core import grants as oidc_grants
+from flask import current_app, g
+from sqlalchemy import update
+
+from .. import events
+from ..extensions import db
+from ..models import WebSession
+from ..timeutil import utcnow
+from . import claims, keys
+from .models import AuthorizationCode, PortalSignIn, Token, hash_token
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+MAX_CREDENTIAL_LENGTH = 256
+
+
+def revoke_grant(grant_id: str, reason: str) -> int:
+    """Revoke every token of one grant (a code and all its refreshes) and commit at once.
+
+    Called when a code or refresh token is replayed: the revocation must stand
+    even though the request itself is refused (and its transaction rolled back).
+    """
+    now = int(time.time())
+    count = db.session.execute(
+        update(Token).where(Token.grant_id == grant_id)
+        .values(access_token_revoked_at=now, refresh_token_revoked_at=now)
+    ).rowcount
+    events.record("oidc:grant:revoke", None, grant_id=grant_id, reason=reason, tokens=count)
+    db.session.commit()
+    return count
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        """``redirect_uri`` is required (OIDC Core §3.1.2.1) and must match a registered one exactly."""
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        if not client.check_redirect_uri(redirect_uri):
+            # The URI is not echoed: Authlib refuses descriptions with some characters.
+            raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+        return redirect_uri
+
+    def save_authorization_code(self, code, request):
+        context = request.oidc
+        item = AuthorizationCode(
+            code=hash_token(code),
+            client_id=request.client.client_id,
+            account_id=request.user.id,
+            redirect_uri=request.payload.redirect_uri,
+            response_type=request.payload.response_type,
+            scope=context["scope"],
+            nonce=request.payload.data.get("nonce"),
+            auth_time=context["auth_time"],
+            acr=context["acr"],
+            amr=" ".join(context["amr"]),
+            code_challenge=request.payload.data.get("code_challenge"),
+            code_challenge_method=request.payload.data.get("code_challenge_method"),
+            sid=context["sid"],
+            claims_request=context["claims_request"],
+            issued_at=int(time.time()),
+        )
+        db.session.add(item)
+
+    def query_authorization_code(self, code, client):
+        if not isinstance(code, str) or len(code) > MAX_CREDENTIAL_LENGTH:
+            return None
+        item = AuthorizationCode.query.filter_by(code=hash_token(code), client_id=client.client_id).first()
+        if item is None:
+            return None
+        if item.used_at is not None:
+            revoke_grant(item.grant_id, "code-replay")
+            return None
+        if item.is_expired():
+            return None
+        return item
+
+    def create_token_response(self):
+        """Claim the code with a conditional UPDATE first: of two redemptions only one wins."""
+        code = self.request.authorization_code
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=utcnow())
+        ).rowcount
+        if claimed != 1:
+            db.session.rollback()
+            revoke_grant(code.grant_id, "code-replay")
+            raise InvalidGrantError("The code was used already.")
+        return super().create_token_response()
+
+    def delete_authorization_code(self, authorization_code):
+        """Keep the used code: a later replay must be recognised (purged after a day)."""
+
+    def authenticate_user(self, authorization_code):
+        return authorization_code.account
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE required from every client, S256 only (``plain`` and missing challenges refused)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    CODE_CHALLENGE_METHODS = {"S256": compare_s256_code_challenge}
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: missing 'code_challenge'.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'.")
+        super().validate_code_verifier(grant, result)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        if not isinstance(refresh_token, str) or len(refresh_token) > MAX_CREDENTIAL_LENGTH:
+            return None
+        item = Token.query.filter_by(refresh_token=hash_token(refresh_token)).first()
+        if item is None:
+            return None
+        if item.refresh_rotated_at is not None and not item.refresh_token_revoked_at:
+            revoke_grant(item.grant_id, "refresh-replay")
+            return None
+        if not item.refresh_usable():
+            return None
+        return item
+
+    def authenticate_user(self, refresh_token):
+        return refresh_token.account
+
+    def create_token_response(self):
+        """Rotate: mark the presented refresh token used with a conditional UPDATE, then issue."""
+        old = self.request.refresh_token
+        claimed = db.session.execute(
+            update(Token)
+            .where(Token.id == old.id, Token.refresh_rotated_at.is_(None), Token.refresh_token_revoked_at == 0)
+            .values(refresh_rotated_at=int(time.time()))
+        ).rowcount
+        if claimed != 1:
+            db.session.rollback()
+            revoke_grant(old.grant_id, "refresh-replay")
+            raise InvalidGrantError("The refresh token was used already.")
+        return super().create_token_response()
+
+    def revoke_old_credential(self, refresh_token):
+        """Done by the conditional UPDATE in ``create_token_response``."""
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """For portals calling the service's APIs; never carries citizen scopes."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class _IDTokenMixin:
+    """How this service signs ID tokens and what goes in them (code grant and refresh alike)."""
+
+    def _key(self, client):
+        cache = g.setdefault("oidc_signing_keys", {})
+        alg = client.id_token_signed_response_alg
+        if alg not in cache:
+            cache[alg] = keys.active_key(alg)
+        return cache[alg]
+
+    def resolve_client_private_key(self, client):
+        return keys.private_key(self._key(client))
+
+    def get_client_algorithm(self, client):
+        return client.id_token_signed_response_alg
+
+    def get_encode_header(self, client):
+        return {"alg": client.id_token_signed_response_alg, "kid": self._key(client).kid, "typ": "JWT"}
+
+    def get_client_claims(self, client):
+        now = int(time.time())
+        return {"iss": current_app.config["ISSUER"], "aud": client.client_id, "iat": now,
+                "exp": now + current_app.config["OIDC_ID_TOKEN_LIFETIME"]}
+
+    def get_authorization_code_claims(self, authorization_code):
+        result = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.sid:
+            result["sid"] = authorization_code.sid
+        return result
+
+    def get_compatible_claims(self, request):
+        result = super().get_compatible_claims(request)
+        old = request.refresh_token
+        if old is not None and request.authorization_code is None:
+            # A refresh keeps the level and time of the sign-in it came from (OIDC Core §12.2).
+            result["auth_time"] = old.auth_time
+            if old.acr:
+                result["acr"] = old.acr
+            if old.amr:
+                result["amr"] = old.amr
+            if old.sid:
+                result["sid"] = old.sid
+        return result
+
+    def encode_id_token(self, token, request):
+        g.oidc_token_request = request
+        return super().encode_id_token(token, request)
+
+    def generate_user_info(self, user, scope):
+        request = g.oidc_token_request
+        source = request.authorization_code or request.refresh_token
+        record = WebSession.query.filter_by(sid=source.sid).first() if source.sid else None
+        info = {"sub": claims.subject_for(request.client, user)}
+        info.update(claims.id_token_extra_claims(user, scope, source.claims_request, record))
+        _remember_released(request.client, user, source.sid, scope, list(info) + ["acr", "amr", "auth_time"])
+        return info
+
+
+class OpenIDCode(_IDTokenMixin, oidc_grants.OpenIDCode):
+    """ID tokens for the code grant; a nonce is accepted once per client."""
+
+    def exists_nonce(self, nonce, request):
+        return db.session.query(AuthorizationCode.id).filter_by(
+            client_id=request.payload.client_id, nonce=nonce).first() is not None
+
+
+class OpenIDRefresh(_IDTokenMixin, oidc_grants.OpenIDToken):
+    """A fresh ID token on refresh, with the original sign-in's ``acr``/``amr``/``auth_time``."""
+
+
+def _remember_released(client, account, sid, scope, names) -> None:
+    """Note on the portal sign-in which claims the portal received (shown on the account page)."""
+    if not sid:
+        return
+    row = PortalSignIn.query.filter_by(sid=sid, client_id=client.client_id).first()
+    if row is None:
+        return
+    released = set(row.claims or []) | set(names) | set(claims.scope_claim_names(scope))
+    row.claims = sorted(released)
+    row.last_used_at = utcnow()

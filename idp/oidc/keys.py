@@ -1,0 +1,104 @@
+"""Signing keys in the database, shared by every app instance.
+
+The private JWK is encrypted under a key derived from the service secret
+(``crypto.encrypt``); the public JWK is stored in the clear for the JWKS.
+One key per algorithm is active; ``rotate`` retires the current ones, which
+stay published for ``KEY_PUBLISH_AFTER_RETIREMENT`` so that tokens they signed
+keep verifying until they expire.
+"""
+
+import json
+from datetime import timedelta
+
+from flask import current_app
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from .. import crypto, events
+from ..extensions import db
+from ..timeutil import utcnow
+from .models import ID_TOKEN_ALGORITHMS, SigningKey
+
+KEY_PURPOSE = "oidc-signing-key"
+
+
+def publish_window() -> timedelta:
+    """How long a retired key stays in the JWKS: longer than any token it signed lives."""
+    lifetime = max(current_app.config["OIDC_ID_TOKEN_LIFETIME"], current_app.config["OIDC_LOGOUT_TOKEN_LIFETIME"])
+    return timedelta(seconds=lifetime) + timedelta(minutes=5)
+
+
+def _generate(alg: str):
+    if alg == "ES256":
+        return ECKey.generate_key("P-256", private=True)
+    return RSAKey.generate_key(2048, private=True)
+
+
+def create_key(alg: str) -> SigningKey:
+    """Generate and store a new active key for ``alg``."""
+    key = _generate(alg)
+    kid = key.thumbprint()
+    public = dict(key.as_dict(private=False), kid=kid, alg=alg, use="sig")
+    private = json.dumps(dict(key.as_dict(private=True), kid=kid, alg=alg))
+    record = SigningKey(kid=kid, alg=alg, public_jwk=public, active=True,
+                        private_jwk=crypto.encrypt(private.encode(), KEY_PURPOSE, kid.encode()))
+    db.session.add(record)
+    return record
+
+
+def ensure_keys() -> None:
+    """Create an active key for each algorithm that has none (first start)."""
+    created = False
+    for alg in ID_TOKEN_ALGORITHMS:
+        if SigningKey.query.filter_by(alg=alg, active=True).first() is None:
+            create_key(alg)
+            created = True
+    if created:
+        db.session.commit()
+
+
+def rotate() -> list[SigningKey]:
+    """Retire the active keys and create new ones; retired keys stay published for a while."""
+    now = utcnow()
+    for record in SigningKey.query.filter_by(active=True).all():
+        record.active = False
+        record.retired_at = now
+    new = [create_key(alg) for alg in ID_TOKEN_ALGORITHMS]
+    events.record("oidc:keys:rotate", None, kids=[k.kid for k in new])
+    return new
+
+
+def active_key(alg: str) -> SigningKey:
+    record = (SigningKey.query.filter_by(alg=alg, active=True)
+              .order_by(SigningKey.created_at.desc(), SigningKey.id.desc()).first())
+    if record is None:
+        ensure_keys()
+        return active_key(alg)
+    return record
+
+
+def private_key(record: SigningKey):
+    """The joserfc key object of ``record``, decrypted."""
+    data = json.loads(crypto.decrypt(record.private_jwk, KEY_PURPOSE, record.kid.encode()))
+    return (ECKey if record.alg == "ES256" else RSAKey).import_key(data)
+
+
+def published_keys() -> list[SigningKey]:
+    """Active keys and those retired recently enough that tokens they signed may still be live."""
+    cutoff = utcnow() - publish_window()
+    return [record for record in SigningKey.query.order_by(SigningKey.id).all()
+            if record.active or (record.retired_at is not None and record.retired_at > cutoff)]
+
+
+def public_jwks() -> dict:
+    return {"keys": [record.public_jwk for record in published_keys()]}
+
+
+def public_key_set() -> KeySet:
+    ensure_keys()
+    return KeySet.import_key_set(public_jwks())
+
+
+def purge_retired() -> int:
+    """Delete keys retired longer ago than the publish window."""
+    cutoff = utcnow() - publish_window()
+    return SigningKey.query.filter(SigningKey.active.is_(False), SigningKey.retired_at < cutoff).delete()

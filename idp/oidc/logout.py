@@ -1,0 +1,189 @@
+"""Single logout: RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
+
+Whenever a signed-in session ends (sign-out here or at a portal, "sign out
+everywhere", password change or reset, account deletion, expiry), the
+``session_ended`` hook writes one delivery row per portal that session signed
+into, in the same transaction. After the commit, ``after_sessions_ended``
+sends the logout tokens: short timeouts, no redirects, only to the URI the
+operator registered, a bounded number of attempts. Rows still pending are
+retried by ``buergerkonto sessions expire`` / ``buergerkonto logout deliver``.
+"""
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, current_app, redirect, render_template, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from joserfc import jwt
+from wtforms import ValidationError
+
+from .. import auth
+from ..extensions import csrf, db
+from ..forms import EmptyForm
+from ..models import Account, WebSession
+from ..timeutil import utcnow
+from . import claims, keys
+from .models import Client, LogoutDelivery, PortalSignIn
+from .server import server
+
+bp = Blueprint("oidc_logout", __name__, template_folder="templates")
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+IN_REQUEST_ATTEMPTS = 2
+
+
+# --- RP-initiated logout ----------------------------------------------------------------
+
+@bp.route("/end-session", methods=["GET", "POST"])
+@csrf.exempt  # portals may POST; the confirmation form is CSRF-checked below
+def end_session():
+    try:
+        validated = server().validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        db.session.rollback()
+        return render_template("oidc/logout_error.html", description=error.get_error_description()), 400
+    account = auth.current_account()
+    hint = validated.id_token_claims
+    confirmed = False
+    if request.method == "POST" and request.form.get("confirm") == "1":
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+            confirmed = True
+        except (ValidationError, CSRFError):
+            confirmed = False
+    matches = account is not None and hint is not None and validated.client is not None and \
+        hint.get("sub") == claims.subject_for(validated.client, account)
+    if account is not None and not (matches or confirmed):
+        # Without a hint for this citizen's session, ask first (RP-Initiated Logout §6).
+        return render_template("oidc/logout_confirm.html", form=EmptyForm(), client=validated.client,
+                               params=[(k, v) for k, v in request.values.items(multi=True)
+                                       if k not in ("csrf_token", "confirm")]), 200
+    if account is not None:
+        record = auth.sign_out()
+        auth.commit_and_notify([record] if record is not None else [])
+    if validated.redirect_uri:
+        return redirect(validated.redirect_uri)
+    client = validated.client
+    return render_template("oidc/logged_out.html", client=client), 200
+
+
+# --- back-channel logout ----------------------------------------------------------------
+
+def on_session_ended(record: WebSession, reason: str) -> None:
+    """Hook: queue logout tokens for every portal the session (and earlier rotated ones) signed into."""
+    if record.account_id is None:
+        return
+    rows = PortalSignIn.query.filter_by(account_id=record.account_id, ended_at=None).all()
+    ended_sids = {record.sid}
+    others = {row.sid for row in rows} - ended_sids
+    if others:
+        # Sessions rotated away at a re-sign-in ended without the hook: tell their portals now.
+        ended_sids |= {s.sid for s in WebSession.query.filter(WebSession.sid.in_(others),
+                                                               WebSession.ended_at.isnot(None))}
+    account = db.session.get(Account, record.account_id)
+    now = utcnow()
+    for row in rows:
+        if row.sid not in ended_sids:
+            continue
+        row.ended_at = now
+        client = row.client
+        if client is None or not client.backchannel_logout_uri or account is None:
+            continue
+        db.session.add(LogoutDelivery(client_id=client.client_id, sid=row.sid,
+                                      subject=claims.subject_for(client, account)))
+
+
+def after_sessions_ended(records) -> None:
+    """Hook: after commit, deliver the queued logout tokens of these sessions."""
+    sids = {record.sid for record in records if record is not None}
+    if sids:
+        deliver_pending(sids=sids, attempts=IN_REQUEST_ATTEMPTS)
+
+
+def logout_token(client: Client, subject: str, sid: str) -> str:
+    """A Back-Channel Logout 1.0 logout token: ``typ`` logout+jwt, ``events``, ``sid``, no ``nonce``."""
+    now = int(time.time())
+    key = keys.active_key(client.id_token_signed_response_alg)
+    payload = {"iss": current_app.config["ISSUER"], "aud": client.client_id, "iat": now,
+               "exp": now + current_app.config["OIDC_LOGOUT_TOKEN_LIFETIME"], "jti": str(uuid.uuid4()),
+               "sub": subject, "sid": sid, "events": {BACKCHANNEL_EVENT: {}}}
+    header = {"alg": key.alg, "kid": key.kid, "typ": "logout+jwt"}
+    return jwt.encode(header, payload, keys.private_key(key), algorithms=[key.alg])
+
+
+def _post(uri: str, token: str, timeout: float) -> str | None:
+    """Send one logout token; ``None`` on success, else a short reason."""
+    try:
+        response = requests.post(uri, data={"logout_token": token}, timeout=(timeout, timeout),
+                                 allow_redirects=False,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    if response.status_code == 200 or response.status_code == 204:
+        return None
+    return f"HTTP {response.status_code}"
+
+
+def deliver_pending(sids=None, attempts: int = 1, limit: int = 500) -> int:
+    """Send pending logout tokens (all, or those of ``sids``); returns how many were delivered."""
+    config = current_app.config
+    query = LogoutDelivery.query.filter(LogoutDelivery.delivered_at.is_(None),
+                                        LogoutDelivery.abandoned_at.is_(None))
+    if sids is not None:
+        query = query.filter(LogoutDelivery.sid.in_(list(sids)))
+    rows = query.order_by(LogoutDelivery.id).limit(limit).all()
+    jobs = []
+    for row in rows:
+        client = Client.query.filter_by(client_id=row.client_id).first()
+        uri = client.backchannel_logout_uri if client else None
+        if not uri:
+            row.abandoned_at, row.last_error = utcnow(), "no registered URI"
+            continue
+        jobs.append((row, uri, logout_token(client, row.subject, row.sid)))
+    if not jobs:
+        db.session.commit()
+        return 0
+    timeout = float(config["OIDC_BACKCHANNEL_TIMEOUT"])
+
+    def send(job):
+        _row, uri, token = job
+        error = None
+        for attempt in range(attempts):
+            error = _post(uri, token, timeout)
+            if error is None:
+                return None
+            time.sleep(0.2 * (attempt + 1)) if attempt + 1 < attempts else None
+        return error
+
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        results = list(pool.map(send, jobs))
+    delivered = 0
+    for (row, _uri, _token), error in zip(jobs, results):
+        row.attempts += attempts
+        if error is None:
+            row.delivered_at, row.last_error = utcnow(), None
+            delivered += 1
+        else:
+            row.last_error = error[:255]
+            if row.attempts >= config["OIDC_BACKCHANNEL_MAX_ATTEMPTS"]:
+                row.abandoned_at = utcnow()
+    db.session.commit()
+    return delivered
+
+
+def expire_sessions(limit: int = 1000) -> int:
+    """End sessions past their idle or absolute timeout, so that their portals are told."""
+    from ..sessions import is_live
+
+    now = utcnow()
+    candidates = (WebSession.query.filter(WebSession.ended_at.is_(None), WebSession.account_id.isnot(None))
+                  .order_by(WebSession.last_seen_at).limit(limit * 4).all())
+    ended = [record for record in candidates if not is_live(current_app, record, now)][:limit]
+    for record in ended:
+        auth.end_session(record, "expired")
+    auth.commit_and_notify(ended)
+    return len(ended)
+

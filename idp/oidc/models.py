@@ -1,0 +1,250 @@
+"""Records of the OpenID Connect provider: clients, codes, tokens, keys, consents, sign-ins.
+
+The client, code and token models build on Authlib's SQLAlchemy mixins; what
+the mixins get wrong for this service is overridden here (STYLE.md, "Authlib
+1.9 facts"): client secrets, codes and tokens are stored as hashes only, a
+code lives 60 s from its issue (not from the sign-in), and every token knows
+the grant ("family") it belongs to, so a replayed code or refresh token can
+revoke everything that grant produced.
+"""
+
+import hmac
+import time
+import uuid
+from datetime import datetime
+
+from authlib.integrations.sqla_oauth2 import (OAuth2AuthorizationCodeMixin, OAuth2ClientMixin,
+                                              OAuth2TokenMixin)
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..crypto import keyed_hash, sha256_hex
+from ..extensions import db
+from ..models import Account
+from ..timeutil import utcnow
+
+CODE_LIFETIME = 60
+SECRET_PURPOSE = "oidc-client-secret"
+ID_TOKEN_ALGORITHMS = ("ES256", "RS256")
+
+
+def hash_secret(secret: str) -> str:
+    """A client secret as stored: HMAC-SHA256 under a key derived from the service secret.
+
+    Secrets are 256-bit random values, so a fast keyed hash is as strong as a
+    slow password hash here, and client authentication stays cheap under load.
+    """
+    return "hmac-sha256$" + keyed_hash(secret, SECRET_PURPOSE)
+
+
+def hash_token(value: str) -> str:
+    """Codes and tokens are high-entropy random strings: their SHA-256 is stored, never the value."""
+    return sha256_hex(value)
+
+
+class Client(db.Model, OAuth2ClientMixin):
+    """A portal (relying party). Metadata in the Authlib JSON column, policy in columns."""
+
+    __tablename__ = "oauth_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(48), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Member portals of the network skip the consent page (except for offline access).
+    member: Mapped[bool] = mapped_column(Boolean, default=True)
+    sector_identifier: Mapped[str | None] = mapped_column(String(255))
+    subject_type: Mapped[str] = mapped_column(String(16), default="pairwise")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        """ES256 unless the portal registered RS256; never ``none`` (STYLE.md trap 2)."""
+        alg = self.client_metadata.get("id_token_signed_response_alg")
+        return alg if alg in ID_TOKEN_ALGORITHMS else "ES256"
+
+    @property
+    def post_logout_redirect_uris(self) -> list[str]:
+        return self.client_metadata.get("post_logout_redirect_uris", [])
+
+    @property
+    def backchannel_logout_uri(self) -> str | None:
+        return self.client_metadata.get("backchannel_logout_uri")
+
+    @property
+    def sector(self) -> str:
+        """Pairwise subjects are computed per sector: the configured one or the redirect host."""
+        from urllib.parse import urlsplit
+
+        if self.sector_identifier:
+            return self.sector_identifier
+        return urlsplit(self.redirect_uris[0]).hostname if self.redirect_uris else self.client_id
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.client_secret or not client_secret or len(client_secret) > 512:
+            return False
+        return hmac.compare_digest(self.client_secret, hash_secret(client_secret))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Exact string comparison against the registered URIs (RFC 9700 §4.1.3)."""
+        return redirect_uri in self.redirect_uris
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """A client authenticates the way it registered, at every endpoint."""
+        return method == self.token_endpoint_auth_method
+
+
+class AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
+    """An authorization code; ``code`` holds its SHA-256. Kept after use to detect replays."""
+
+    __tablename__ = "oauth_authorization_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    issued_at: Mapped[int] = mapped_column(Integer, default=lambda: int(time.time()))
+    used_at: Mapped[datetime | None]
+    sid: Mapped[str | None] = mapped_column(String(43))
+    grant_id: Mapped[str] = mapped_column(String(36), default=lambda: str(uuid.uuid4()), index=True)
+    claims_request: Mapped[dict | None] = mapped_column(JSON)
+
+    account: Mapped[Account] = relationship()
+
+    def is_expired(self) -> bool:
+        """60 s from issue (the mixin counts from ``auth_time``: STYLE.md trap 3)."""
+        return self.issued_at + CODE_LIFETIME < time.time()
+
+
+class Token(db.Model, OAuth2TokenMixin):
+    """An access token and perhaps a refresh token; both columns hold SHA-256 hashes."""
+
+    __tablename__ = "oauth_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True)
+    access_token: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    # Every token issued from one code (and its refreshes) shares the grant id.
+    grant_id: Mapped[str] = mapped_column(String(36), index=True)
+    refresh_expires_at: Mapped[int | None] = mapped_column(Integer)
+    # Set when this refresh token was exchanged; a second exchange is a replay.
+    refresh_rotated_at: Mapped[int | None] = mapped_column(Integer)
+    auth_time: Mapped[int | None] = mapped_column(Integer)
+    acr: Mapped[str | None] = mapped_column(String(100))
+    amr: Mapped[list | None] = mapped_column(JSON)
+    sid: Mapped[str | None] = mapped_column(String(43))
+    claims_request: Mapped[dict | None] = mapped_column(JSON)
+
+    account: Mapped[Account | None] = relationship()
+    client: Mapped[Client] = relationship(primaryjoin="Token.client_id == Client.client_id", viewonly=True)
+
+    def get_client(self) -> Client:
+        return self.client
+
+    def get_user(self) -> Account | None:
+        return self.account
+
+    @property
+    def expires_at(self) -> int:
+        return self.issued_at + self.expires_in
+
+    def refresh_usable(self, now: int | None = None) -> bool:
+        now = now or int(time.time())
+        return (self.refresh_token is not None and not self.refresh_token_revoked_at
+                and self.refresh_rotated_at is None
+                and (self.refresh_expires_at is None or self.refresh_expires_at > now))
+
+
+class SigningKey(db.Model):
+    """A key that signs ID tokens and logout tokens. The private JWK is encrypted at rest.
+
+    Inactive keys stay published in the JWKS until every token they signed has expired.
+    """
+
+    __tablename__ = "oidc_signing_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    private_jwk: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class Consent(db.Model):
+    """What a citizen allowed a portal to receive; revocable on the account page."""
+
+    __tablename__ = "oidc_consent"
+    __table_args__ = (UniqueConstraint("account_id", "client_id", name="uq_oidc_consent_account_client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    client: Mapped[Client] = relationship()
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.scope.split())
+
+
+class PortalSignIn(db.Model):
+    """One browser session (``sid``) signed into one portal, and which claims the portal received.
+
+    Back-channel logout finds the portals to tell here; the account page lists them.
+    """
+
+    __tablename__ = "oidc_portal_sign_in"
+    __table_args__ = (UniqueConstraint("sid", "client_id", name="uq_oidc_portal_sign_in_sid_client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"))
+    sid: Mapped[str] = mapped_column(String(43), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    claims: Mapped[list] = mapped_column(JSON, default=list)
+    acr: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+    client: Mapped[Client] = relationship()
+
+
+class LogoutDelivery(db.Model):
+    """A back-channel logout owed to a portal; written with the session's end, sent after commit."""
+
+    __tablename__ = "oidc_logout_delivery"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    sid: Mapped[str] = mapped_column(String(43), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None]
+    abandoned_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class ClientAssertionJti(db.Model):
+    """``jti`` values of accepted ``private_key_jwt`` assertions: each is accepted once."""
+
+    __tablename__ = "oidc_client_assertion_jti"
+    __table_args__ = (UniqueConstraint("client_id", "jti", name="uq_oidc_client_assertion_jti_client_jti"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(48))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)

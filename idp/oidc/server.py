@@ -1,0 +1,315 @@
+"""The Authlib authorization server of one app, its endpoints and its resource protector.
+
+All Authlib subclasses that are not grants live here. One server per app, kept
+in ``app.extensions`` (STYLE.md trap 10).
+"""
+
+import json
+import time
+import uuid
+
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import list_to_scope, scope_to_list
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
+from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
+from flask import current_app, request
+from joserfc.jwk import KeySet
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from .. import events
+from ..extensions import db
+from ..models import WebSession
+from . import claims, keys
+from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
+                     RefreshTokenGrant, S256CodeChallenge)
+from .models import ClientAssertionJti, Client, Token, hash_token
+
+SERVER_KEY = "buergerkonto.oidc.server"
+PROTECTOR_KEY = "buergerkonto.oidc.resource_protector"
+ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+MAX_JWKS_BYTES = 64 * 1024
+
+
+def server():
+    return current_app.extensions[SERVER_KEY]
+
+
+def resource_protector() -> ResourceProtector:
+    return current_app.extensions[PROTECTOR_KEY]
+
+
+class AuthorizationServer(_FlaskAuthorizationServer):
+    def query_client(self, client_id):
+        if not isinstance(client_id, str) or not client_id or len(client_id) > 48:
+            return None
+        return Client.query.filter_by(client_id=client_id).first()
+
+    def save_token(self, token, request):
+        """Store hashes of the tokens, with the grant and sign-in they belong to."""
+        now = int(time.time())
+        refresh = token.get("refresh_token")
+        item = Token(
+            client_id=request.client.client_id,
+            token_type=token["token_type"],
+            access_token=hash_token(token["access_token"]),
+            refresh_token=hash_token(refresh) if refresh else None,
+            scope=token.get("scope", ""),
+            issued_at=now,
+            expires_in=token["expires_in"],
+            account_id=request.user.id if request.user is not None else None,
+        )
+        code, old = request.authorization_code, request.refresh_token
+        if code is not None:
+            item.grant_id = code.grant_id
+            item.auth_time, item.acr, item.amr = code.auth_time, code.acr, code.get_amr()
+            item.sid, item.claims_request = code.sid, code.claims_request
+            if refresh:
+                item.refresh_expires_at = now + current_app.config["OIDC_REFRESH_TOKEN_LIFETIME"]
+        elif old is not None:
+            item.grant_id = old.grant_id
+            item.auth_time, item.acr, item.amr = old.auth_time, old.acr, old.amr
+            item.sid, item.claims_request = old.sid, old.claims_request
+            # The absolute lifetime counts from the first refresh token of the grant.
+            item.refresh_expires_at = old.refresh_expires_at if refresh else None
+        else:
+            item.grant_id = str(uuid.uuid4())
+        db.session.add(item)
+        request.saved_token = item
+
+
+def token_generator(config):
+    """Bearer tokens with short access lifetimes; refresh tokens only with ``offline_access``."""
+    lifetime = int(config["OIDC_ACCESS_TOKEN_LIFETIME"])
+    bearer = BearerTokenGenerator(lambda **_: generate_token(43), lambda **_: generate_token(48),
+                                  lambda client, grant_type: lifetime)
+
+    def generate(grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):
+        scopes = scope_to_list(client.get_allowed_scope(scope) or "") or []
+        if grant_type == "client_credentials":
+            scopes = [s for s in scopes if s not in claims.USER_SCOPES]
+        include_refresh_token = (include_refresh_token and "offline_access" in scopes
+                                 and client.check_grant_type("refresh_token"))
+        return bearer(grant_type, client, user, list_to_scope(scopes), expires_in, include_refresh_token)
+
+    return generate
+
+
+class IssuerParameter(_IssuerParameter):
+    """``iss`` in every authorization response (RFC 9207)."""
+
+    def get_issuer(self):
+        return current_app.config["ISSUER"]
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """``private_key_jwt`` client authentication against the portal's registered JWKS."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+    MAX_LIFETIME = 600
+
+    def __init__(self):
+        super().__init__(validate_jti=True, leeway=30)
+
+    def get_audiences(self):
+        issuer = current_app.config["ISSUER"]
+        return [issuer, issuer + request.path]
+
+    def verify_claims(self, claims):
+        super().verify_claims(claims)
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp > time.time() + self.MAX_LIFETIME:
+            raise InvalidClientError(description="The assertion lives too long.")
+
+    def validate_jti(self, claims, jti):
+        if not isinstance(jti, str) or not jti or len(jti) > 255:
+            return False
+        try:
+            with db.session.begin_nested():
+                db.session.add(ClientAssertionJti(client_id=claims["sub"], jti=jti,
+                                                  expires_at=int(claims["exp"]) + self.leeway))
+        except IntegrityError:
+            return False
+        return True
+
+    def resolve_client_public_key(self, client):
+        data = client.client_metadata.get("jwks")
+        if not data and client.jwks_uri:
+            data = fetch_jwks(client.jwks_uri)
+        if not isinstance(data, dict) or not data.get("keys"):
+            raise InvalidClientError(description="The client has no usable keys.")
+        try:
+            key_set = KeySet.import_key_set(data)
+        except Exception:  # joserfc raises several types for malformed key sets
+            raise InvalidClientError(description="The client's keys cannot be read.") from None
+        if any(key.is_private for key in key_set.keys if key.key_type != "oct") or any(
+                key.key_type == "oct" for key in key_set.keys):
+            raise InvalidClientError(description="The client's key set must hold public keys only.")
+        return key_set
+
+
+def fetch_jwks(uri: str) -> dict:
+    """Fetch a portal's JWKS: short timeouts, no redirects, bounded size."""
+    try:
+        response = requests.get(uri, timeout=(2, 3), allow_redirects=False, stream=True,
+                                headers={"Accept": "application/json"})
+        body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+        response.close()
+        if response.status_code != 200 or len(body) > MAX_JWKS_BYTES:
+            raise ValueError("bad response")
+        return json.loads(body)
+    except (requests.RequestException, ValueError):
+        raise InvalidClientError(description="The client's key set cannot be fetched.") from None
+
+
+class BearerValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string):
+        if not token_string or len(token_string) > 256:
+            return None
+        return Token.query.filter_by(access_token=hash_token(token_string)).first()
+
+
+def find_token(token_string, hint):
+    """Look a token up by either of its hashes (the hint decides the order only)."""
+    if not isinstance(token_string, str) or not token_string or len(token_string) > 256:
+        return None
+    digest = hash_token(token_string)
+    order = ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
+    for column in order:
+        item = Token.query.filter(getattr(Token, column) == digest).first()
+        if item is not None:
+            return item
+    return None
+
+
+class RevocationEndpoint(_RevocationEndpoint):
+    """RFC 7009. Revoking a refresh token ends its whole grant; an access token just itself."""
+
+    CLIENT_AUTH_METHODS = ENDPOINT_AUTH_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        now = int(time.time())
+        if token.refresh_token and token.refresh_token == hash_token(request.form["token"]):
+            db.session.execute(update(Token).where(Token.grant_id == token.grant_id)
+                               .values(access_token_revoked_at=now, refresh_token_revoked_at=now))
+        else:
+            token.access_token_revoked_at = now
+        events.record("oidc:token:revoke", token.account_id, client_id=token.client_id)
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):
+    """RFC 7662 for a portal's own APIs: a portal may introspect the tokens issued to it."""
+
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        return token.client_id == client.client_id
+
+    def create_introspection_payload(self, token):
+        if token is not None and token.account_id is not None and token.account is None:
+            return {"active": False}
+        if token is not None and token.refresh_token == hash_token(request.form["token"]):
+            if not token.refresh_usable():
+                return {"active": False}
+            return self._payload(token, token.refresh_expires_at, "refresh_token")
+        return super().create_introspection_payload(token)
+
+    def introspect_token(self, token):
+        return self._payload(token, token.expires_at, "access_token")
+
+    def _payload(self, token, expires_at, kind):
+        payload = {"active": True, "scope": token.scope, "client_id": token.client_id,
+                   "token_type": "Bearer" if kind == "access_token" else kind,
+                   "iat": token.issued_at, "iss": current_app.config["ISSUER"]}
+        if expires_at:
+            payload["exp"] = expires_at
+        if token.account is not None:
+            payload["sub"] = claims.subject_for(token.client, token.account)
+            payload["auth_time"] = token.auth_time
+            if token.acr:
+                payload["acr"] = token.acr
+        return payload
+
+
+class UserInfoEndpoint(_UserInfoEndpoint):
+    """Claims of the granted scopes, plus those asked for by the ``claims`` parameter."""
+
+    def __call__(self, request):
+        token = self.resource_protector.acquire_token("openid")
+        if token.account is None:
+            from authlib.oauth2.rfc6750.errors import InvalidTokenError
+
+            raise InvalidTokenError()
+        record = WebSession.query.filter_by(sid=token.sid).first() if token.sid else None
+        info = {"sub": claims.subject_for(token.client, token.account)}
+        info.update(claims.userinfo_claims(token.account, token.scope, token.claims_request, record))
+        from .grants import _remember_released
+
+        _remember_released(token.client, token.account, token.sid, token.scope, list(info))
+        db.session.commit()
+        return 200, info, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+
+class EndSessionEndpoint(_EndSessionEndpoint):
+    """RP-Initiated Logout: ``id_token_hint`` must be one of ours; the view ends the session."""
+
+    def get_server_jwks(self):
+        return keys.public_key_set()
+
+    def get_algorithms(self):
+        return ["ES256", "RS256"]
+
+    def validate_request(self, request):
+        for name in ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "logout_hint",
+                     "ui_locales"):
+            values = request.payload.datalist.get(name, [])
+            if len(values) > 1:
+                raise InvalidRequestError(f"Multiple '{name}' in request.")
+            if values and len(values[0]) > 4096:
+                raise InvalidRequestError(f"'{name}' is too long.")
+        validated = super().validate_request(request)
+        if validated.id_token_claims is not None:
+            if validated.id_token_claims.get("iss") != current_app.config["ISSUER"]:
+                raise InvalidRequestError("The 'id_token_hint' was not issued here.")
+        return validated
+
+    def end_session(self, end_session_request):
+        """The view ends the browser's session itself (it needs the after-commit hooks)."""
+
+
+def build(app) -> AuthorizationServer:
+    """Create the app's authorization server and resource protector."""
+    srv = AuthorizationServer()
+    srv.init_app(app)
+    srv.register_token_generator("default", token_generator(app.config))
+    srv.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(require_nonce=False)])
+    srv.register_grant(RefreshTokenGrant, [OpenIDRefresh()])
+    srv.register_grant(ClientCredentialsGrant)
+    srv.register_extension(IssuerParameter())
+    srv.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
+
+    protector = ResourceProtector()
+    protector.register_token_validator(BearerValidator())
+    srv.register_endpoint(RevocationEndpoint)
+    srv.register_endpoint(IntrospectionEndpoint)
+    srv.register_endpoint(UserInfoEndpoint(resource_protector=protector))
+    srv.register_endpoint(EndSessionEndpoint)
+    app.extensions[SERVER_KEY] = srv
+    app.extensions[PROTECTOR_KEY] = protector
+    return srv

@@ -1,0 +1,219 @@
+"""Fixtures for the provider's protocol tests: portals (clients) and a relying party driver.
+
+``rp`` plays a portal against the app through the test client: it builds an
+authorization request with PKCE, lets the ``browser`` follow it, redeems the
+code and verifies the ID token with joserfc against the published JWKS.
+(Authlib 1.9 deprecates ``authlib.jose`` in favour of joserfc, by the same
+author; deprecations fail this suite.)
+"""
+
+import base64
+import hashlib
+import secrets
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from support.plugin import sign_in
+
+ISSUER = "http://localhost"
+REDIRECT = "https://portal.example/callback"
+
+
+@pytest.fixture
+def make_client(app):
+    """Register a portal through the service function; returns a dict with id and secret."""
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc import clients
+
+    def make(name="Portal Leer", redirect_uris=(REDIRECT,), **options):
+        with app.app_context():
+            client, secret = clients.create_client(name, list(redirect_uris), **options)
+            db.session.commit()
+            return {"client_id": client.client_id, "client_secret": secret, "redirect_uri": redirect_uris[0]}
+
+    return make
+
+
+def pkce_pair():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def query_of(location: str) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+class RelyingParty:
+    """A portal's side of the code flow, driven through the Flask test client."""
+
+    def __init__(self, client, browser, registration):
+        self.http = client
+        self.browser = browser
+        self.reg = registration
+        self.client_id = registration["client_id"]
+        self.secret = registration["client_secret"]
+        self.redirect_uri = registration["redirect_uri"]
+        self.verifier = None
+        self.nonce = None
+        self.state = None
+
+    def authorize_url(self, scope="openid", **params) -> str:
+        self.verifier, challenge = pkce_pair()
+        self.nonce = secrets.token_urlsafe(12)
+        self.state = secrets.token_urlsafe(12)
+        query = {"response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
+                 "scope": scope, "state": self.state, "nonce": self.nonce, "code_challenge": challenge,
+                 "code_challenge_method": "S256"}
+        query.update({k: v for k, v in params.items() if v is not None})
+        for key in [k for k, v in params.items() if v is None]:
+            query.pop(key, None)
+        return "/authorize?" + urlencode(query)
+
+    def authorize(self, scope="openid", consent="allow", **params):
+        """Run the authorization request in the browser; answers a consent page with ``consent``."""
+        response = self.browser.follow(self.browser.get(self.authorize_url(scope, **params)))
+        if consent and response.status_code == 200 and self.is_consent_page(response):
+            response = self.decide(response, consent)
+        return response
+
+    def is_consent_page(self, response) -> bool:
+        return self.browser.soup(response).select_one(
+            "form[action*='/authorize/decide/'] input[name=decision][value=allow]") is not None
+
+    def decide(self, page, decision: str):
+        """Press the button of ``decision`` (allow, deny, return, continue-lower) on a decision page."""
+        for form in self.browser.soup(page).select("form[action*='/authorize/decide/']"):
+            if form.select_one(f"input[name=decision][value={decision}]") is not None:
+                data = {i["name"]: i.get("value", "") for i in form.select("input[name]")}
+                return self.browser.follow(self.browser.post(form["action"], data=data))
+        raise AssertionError(f"no {decision!r} button on the page")
+
+    def callback(self, response) -> dict:
+        """The parameters the portal receives at its redirect URI."""
+        assert response.status_code == 302, (response.status_code, response.get_data(as_text=True)[:300])
+        location = response.headers["Location"]
+        assert location.startswith(self.redirect_uri + "?"), location
+        return query_of(location)
+
+    def code(self, scope="openid", **params) -> str:
+        result = self.callback(self.authorize(scope, **params))
+        assert "code" in result, result
+        assert result["iss"] == ISSUER and result["state"] == self.state
+        return result["code"]
+
+    def token(self, data: dict, auth=True):
+        headers = {}
+        if auth and self.secret:
+            raw = f"{self.client_id}:{self.secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        elif auth:
+            data = dict(data, client_id=self.client_id)
+        return self.http.post("/oauth/token", data=data, headers=headers)
+
+    def redeem(self, code: str, **extra):
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri,
+                "code_verifier": self.verifier}
+        data.update(extra)
+        return self.token({k: v for k, v in data.items() if v is not None})
+
+    def tokens(self, scope="openid", **params) -> dict:
+        response = self.redeem(self.code(scope, **params))
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def refresh(self, refresh_token: str, **extra):
+        return self.token(dict({"grant_type": "refresh_token", "refresh_token": refresh_token}, **extra))
+
+    def jwks(self) -> KeySet:
+        return KeySet.import_key_set(self.http.get("/oauth/jwks").get_json())
+
+    def id_token(self, raw: str, nonce=True) -> dict:
+        """Verify signature and standard claims like a careful portal; returns the claims."""
+        token = jwt.decode(raw, self.jwks(), algorithms=["ES256", "RS256"])
+        assert token.header["kid"] and token.header["alg"] in ("ES256", "RS256")
+        options = {"iss": {"essential": True, "value": ISSUER}, "aud": {"essential": True, "value": self.client_id},
+                   "sub": {"essential": True}, "exp": {"essential": True}, "iat": {"essential": True}}
+        if nonce:
+            options["nonce"] = {"essential": True, "value": self.nonce}
+        jwt.JWTClaimsRegistry(**options).validate(token.claims)
+        assert token.claims["exp"] > time.time()
+        return token.claims
+
+    def userinfo(self, access_token: str, method="GET"):
+        call = self.http.get if method == "GET" else self.http.post
+        return call("/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+@pytest.fixture
+def portal(make_client):
+    """A member portal with a confidential client (client_secret_basic)."""
+    return make_client()
+
+
+@pytest.fixture
+def rp(client, browser, portal):
+    return RelyingParty(client, browser, portal)
+
+
+@pytest.fixture
+def make_rp(client, browser, make_client):
+    def make(**options):
+        return RelyingParty(client, browser, make_client(**options))
+
+    return make
+
+
+@pytest.fixture
+def citizen(browser, make_account):
+    """A browser signed in as a fresh verified account (dict on ``browser.account``)."""
+    account = make_account()
+    response = sign_in(browser, account["email"], account["password"])
+    assert response.status_code == 302
+    browser.account = account
+    return account
+
+
+def sign_in_again(browser, account, next_url):
+    """Fill the sign-in form the provider sent the browser to; returns the response after it."""
+    return browser.submit(next_url, {"email": account["email"], "password": account["password"]})
+
+
+class LogoutReceiver:
+    """A portal's back-channel logout endpoint: a real HTTP server on loopback."""
+
+    def __init__(self, status=200):
+        import threading
+
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Request, Response
+
+        self.received = []
+        self.status = status
+        self._event = threading.Condition()
+
+        @Request.application
+        def application(request):
+            with self._event:
+                self.received.append(request.form.get("logout_token"))
+                self._event.notify_all()
+            return Response("", status=self.status)
+
+        self.server = make_server("127.0.0.1", 0, application, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/backchannel"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    server = LogoutReceiver()
+    yield server
+    server.stop()

@@ -1,0 +1,156 @@
+"""Client authentication at the token endpoint: basic, post, private_key_jwt, none; secrets hashed."""
+
+import base64
+import json
+import time
+import uuid
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet
+
+ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def test_secret_is_stored_hashed(portal, app):
+    from buergerkonto.idp.oidc.models import Client
+
+    with app.app_context():
+        stored = Client.query.filter_by(client_id=portal["client_id"]).one().client_secret
+    assert portal["client_secret"] not in stored and stored.startswith("hmac-sha256$")
+
+
+def test_client_secret_post_works_for_a_post_client(make_rp, citizen):
+    rp = make_rp(token_endpoint_auth_method="client_secret_post")
+    code = rp.code()
+    response = rp.http.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+        "code_verifier": rp.verifier, "client_id": rp.client_id, "client_secret": rp.secret})
+    assert response.status_code == 200
+
+
+def test_basic_client_cannot_switch_to_post(rp, citizen):
+    code = rp.code()
+    response = rp.http.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+        "code_verifier": rp.verifier, "client_id": rp.client_id, "client_secret": rp.secret})
+    assert response.get_json()["error"] == "invalid_client"
+
+
+def test_wrong_secret_is_invalid_client_and_issues_nothing(rp, citizen):
+    code = rp.code()
+    rp.secret = "wrong"
+    response = rp.redeem(code)
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    assert "access_token" not in response.get_json()
+
+
+def test_confidential_client_cannot_pretend_to_be_public(rp, citizen):
+    code = rp.code()
+    response = rp.http.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+        "code_verifier": rp.verifier, "client_id": rp.client_id})
+    assert response.get_json()["error"] == "invalid_client"
+
+
+@pytest.fixture
+def key_rp(make_rp):
+    key = ECKey.generate_key("P-256", private=True)
+    public = dict(key.as_dict(private=False), kid="k1", alg="ES256", use="sig")
+    rp = make_rp(token_endpoint_auth_method="private_key_jwt", jwks={"keys": [public]})
+    rp.key = key
+    return rp
+
+
+def assertion(rp, key=None, **override):
+    now = int(time.time())
+    claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": "http://localhost/oauth/token",
+              "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+    claims.update(override)
+    return jwt.encode({"alg": "ES256", "kid": "k1"}, claims, key or rp.key)
+
+
+def _redeem_with_assertion(rp, code, value):
+    return rp.http.post("/oauth/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+        "code_verifier": rp.verifier, "client_assertion_type": ASSERTION, "client_assertion": value})
+
+
+def test_private_key_jwt_authenticates(key_rp, citizen):
+    code = key_rp.code()
+    response = _redeem_with_assertion(key_rp, code, assertion(key_rp))
+    assert response.status_code == 200, response.get_json()
+    key_rp.id_token(response.get_json()["id_token"])
+
+
+def test_private_key_jwt_replayed_assertion_is_refused(key_rp, citizen):
+    value = assertion(key_rp)
+    assert _redeem_with_assertion(key_rp, key_rp.code(), value).status_code == 200
+    assert _redeem_with_assertion(key_rp, key_rp.code(), value).get_json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("override", [{"aud": "https://elsewhere.example/token"},
+                                      {"exp": int(time.time()) - 300},
+                                      {"exp": int(time.time()) + 86400},
+                                      {"iss": "someone-else"}])
+def test_private_key_jwt_bad_claims_are_refused(key_rp, citizen, override):
+    response = _redeem_with_assertion(key_rp, key_rp.code(), assertion(key_rp, **override))
+    assert response.get_json()["error"] == "invalid_client"
+
+
+def test_private_key_jwt_signed_by_another_key_is_refused(key_rp, citizen):
+    other = ECKey.generate_key("P-256", private=True)
+    response = _redeem_with_assertion(key_rp, key_rp.code(), assertion(key_rp, key=other))
+    assert response.get_json()["error"] == "invalid_client"
+
+
+def test_private_key_jwt_with_alg_none_is_refused(key_rp, citizen):
+    now = int(time.time())
+    claims = {"iss": key_rp.client_id, "sub": key_rp.client_id, "aud": "http://localhost/oauth/token",
+              "exp": now + 60, "jti": "x"}
+    parts = [base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=").decode() for p in ({"alg": "none"}, claims)]
+    response = _redeem_with_assertion(key_rp, key_rp.code(), ".".join(parts) + ".")
+    assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"
+
+
+def test_private_key_jwt_via_jwks_uri_on_loopback(make_rp, citizen):
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    key = ECKey.generate_key("P-256", private=True)
+    body = json.dumps({"keys": [dict(key.as_dict(private=False), kid="k1", alg="ES256")]})
+    server = make_server("127.0.0.1", 0, lambda env, start: Response(body, mimetype="application/json")(env, start))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rp = make_rp(token_endpoint_auth_method="private_key_jwt",
+                     jwks_uri=f"http://127.0.0.1:{server.server_port}/jwks")
+        rp.key = key
+        response = _redeem_with_assertion(rp, rp.code(), assertion(rp))
+        assert response.status_code == 200, response.get_json()
+    finally:
+        server.shutdown()
+
+
+def test_client_credentials_grant_for_confidential_portals(rp, client):
+    response = rp.token({"grant_type": "client_credentials", "scope": "openid email"})
+    assert response.status_code == 200
+    token = response.get_json()
+    assert "refresh_token" not in token
+    assert "email" not in token.get("scope", "") and "openid" not in token.get("scope", "")
+    assert client.get("/oauth/userinfo", headers={"Authorization": "Bearer " + token["access_token"]}).status_code in (401, 403)
+
+
+def test_public_client_cannot_use_client_credentials(make_rp):
+    rp = make_rp(public=True)
+    response = rp.token({"grant_type": "client_credentials"})
+    assert response.get_json()["error"] in ("invalid_client", "unauthorized_client")
+
+
+@pytest.mark.parametrize("grant_type", ["password", "implicit", "urn:ietf:params:oauth:grant-type:jwt-bearer", ""])
+def test_unsupported_grants_are_refused(rp, grant_type):
+    response = rp.token({"grant_type": grant_type, "username": "a", "password": "b"})
+    assert response.status_code == 400 and response.get_json()["error"] in ("unsupported_grant_type",
+                                                                              "invalid_request")
