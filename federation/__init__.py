@@ -15,6 +15,7 @@ def init_app(app):
     app.cli.add_command(cli.upstream_group)
     hooks: Hooks = app.extensions["buergerkonto.hooks"]
     hooks.session_level.append(integration.session_level)
+    hooks.step_up_options.append(integration.step_up_options)
     hooks.proofing_level.append(integration.proofing_level)
     hooks.verified_claims.append(integration.verified_claims)
     hooks.session_ended.append(integration.session_ended)

@@ -19,7 +19,8 @@ Hook contracts (see ``idp/hooks.py``):
   sign-in page offers to sign out upstream too (RP-initiated logout).
 """
 
-from flask import current_app, g, render_template, request, session
+from flask import current_app, g, render_template, request, session, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..idp import auth
@@ -141,3 +142,15 @@ def sign_in_extras() -> dict:
     return {"sign_in_extras": [Markup(template.render(
         next=next_path, settings=settings, logout_offer=session.get(LOGOUT_OFFER_KEY) is not None,
         form=ConfirmForm()))]}
+
+
+def step_up_options(web_session, next_path: str | None = None) -> dict:
+    """The step-up page's way through the Land's service account (eID), when one is configured."""
+    settings = upstream_settings.current()
+    if settings is None or not settings.client_id:
+        return {}
+    return {"state_account": {
+        "label": _("Sign in with the service account of the Land"),
+        "description": _("With the online ID function of your ID card you reach the highest level."),
+        "url": url_for("federation.start", next=next_path or "/account"),
+    }}

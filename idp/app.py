@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.after_request(security_headers)
     app.after_request(deliver_queued_after_request)
+    app.after_request(auth.notify_ended_after_request)
     _register_error_handlers(app)
     _register_template_helpers(app)
     _quiet_secrets_in_logs(app)

@@ -3,13 +3,13 @@
 from datetime import datetime
 from functools import wraps
 
-from flask import current_app, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 
 from . import events
 from .extensions import db
 from .hooks import hooks
 from .models import Account, WebSession
-from .sessions import is_live, rotate
+from .sessions import is_live, renew_token, rotate
 from .timeutil import utcnow
 
 AMR_PASSWORD = "pwd"
@@ -33,8 +33,22 @@ def current_account() -> Account | None:
 
 
 def sign_in(account: Account, amr: list[str], kind: str = "citizen", **details) -> WebSession:
-    """Start a signed-in session for ``account``: new session id, auth time, methods used."""
-    record = rotate(current_app, session, kind)
+    """Start a signed-in session for ``account``: new session id, auth time, methods used.
+
+    The same person signing in again in this browser (``prompt=login``,
+    ``max_age``) keeps the session record and its ``sid`` under a new cookie
+    token, so the portals they are signed in to stay signed in; anyone else
+    ends the previous sign-in first (its portals are told).
+    """
+    previous = current_record()
+    if (previous is not None and previous.ended_at is None and previous.kind == kind
+            and previous.account_id == account.id and previous.authenticated_at is not None):
+        record = renew_token(session)
+    else:
+        if previous is not None and previous.account_id is not None and previous.ended_at is None:
+            end_session(previous, "replaced-by-sign-in")
+            g.setdefault("ended_sessions", []).append(previous)
+        record = rotate(current_app, session, kind)
     record.account_id = account.id
     record.account = account
     record.authenticated_at = utcnow()
@@ -56,7 +70,6 @@ def amr_with_mfa(amr: list[str]) -> list[str]:
 def add_factor(record: WebSession, method: str) -> None:
     """Step-up within a session: record another factor (the auth time stays the first sign-in's)."""
     record.amr = amr_with_mfa(list(record.amr or []) + [method])
-    record.authenticated_at = utcnow()
 
 
 def auth_time(record: WebSession) -> datetime | None:
@@ -123,6 +136,14 @@ def login_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def notify_ended_after_request(response):
+    """Tell the parts about sessions a sign-in replaced, once the view has committed."""
+    ended = g.pop("ended_sessions", None)
+    if ended and response.status_code < 400:
+        notify_ended(ended)
+    return response
 
 
 def commit_and_notify(ended: list[WebSession]) -> None:

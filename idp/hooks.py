@@ -30,7 +30,9 @@ class Hooks:
     # fn(web_session) -> "low" | "substantial" | "high" | None: how strong this session's
     # authentication was when a part (federation: the upstream eID sign-in) knows better than amr.
     session_level: list[Callable] = field(default_factory=list)
-    # fn(web_session) -> dict of extra context for the step-up page (ways to raise the level)
+    # fn(web_session, next_path) -> {name: {"label", "description", "url", optional "code",
+    # "qr_svg", "status"}}: the ways to raise the level that the step-up page offers; ``next_path``
+    # resumes the portal's pending request afterwards.
     step_up_options: list[Callable] = field(default_factory=list)
 
 

@@ -114,6 +114,21 @@ def new_record(app, token: str, now, kind: str = "citizen") -> WebSession:
     )
 
 
+def renew_token(session: ServerSession) -> WebSession:
+    """A new cookie token for the same session record (re-authentication of the same person).
+
+    The browser's old token stops working at once; the record, and with it the
+    OIDC ``sid`` that portals hold, stays.
+    """
+    session.token = secrets.token_urlsafe(32)
+    session.record.token_hash = sha256_hex(session.token)
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+    session.rotated = True
+    session.modified = True
+    return session.record
+
+
 def rotate(app, session: ServerSession, kind: str = "citizen") -> WebSession:
     """Give the browser a new session id (at every sign-in), ending the old record.
 

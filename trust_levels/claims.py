@@ -26,7 +26,7 @@ Contracts (registered by ``init_app``):
     municipality's Bürgerbüro, under the Bürgerkonto's operating rules".
     ``assurance_level`` is the verification's level (``substantial``/``high``).
 
-``step_up_options(web_session) -> dict``
+``step_up_options(web_session, next_path=None) -> dict``
     ``{"in_person_check": {...}}`` for the step-up page, with keys
     ``label`` (heading), ``description`` (one sentence), ``url`` (absolute URL
     of the citizen's check page, where the code is made and shown),
@@ -151,7 +151,7 @@ def proofing_level(account) -> str:
     return service.proofing_level(account)
 
 
-def step_up_options(web_session) -> dict:
+def step_up_options(web_session, next_path: str | None = None) -> dict:
     account = getattr(web_session, "account", None)
     if account is None or getattr(web_session, "kind", "citizen") != "citizen":
         return {}

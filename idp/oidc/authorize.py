@@ -320,8 +320,9 @@ def _consent_page(fp, client, scopes, claims_request):
 def _step_up(fp, client, required, achieved, essential):
     _remember(fp)
     options = {}
+    resume = url_for("oidc_authorize.resume", fp=fp)
     for provider in hooks().step_up_options:
-        options.update(provider(auth.current_record()) or {})
+        options.update(provider(auth.current_record(), resume) or {})
     return render_template("oidc/step_up.html", client=client, required=required, achieved=achieved,
                            essential=essential, fp=fp, form=EmptyForm(), options=options), 200
 

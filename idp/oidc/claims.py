@@ -58,8 +58,15 @@ def level_of(acr: str) -> str | None:
     return ALIASES.get(acr)
 
 
-def session_strength(amr: list[str] | None) -> str:
-    return "substantial" if "mfa" in (amr or []) else "low"
+def session_strength(record: WebSession) -> str:
+    """How strong this sign-in was: password alone ``low``, with a second factor ``substantial``;
+    a part that authenticated the session itself (federation: the upstream eID) may know better."""
+    strength = "substantial" if "mfa" in (record.amr or []) else "low"
+    for provider in hooks().session_level:
+        asserted = provider(record)
+        if asserted and LEVELS.index(asserted) > LEVELS.index(strength):
+            strength = asserted
+    return strength
 
 
 def lower(a: str, b: str) -> str:
@@ -71,7 +78,7 @@ def at_least(level: str, required: str) -> bool:
 
 
 def achieved_level(account: Account, record: WebSession) -> str:
-    return lower(proofing_level(account), session_strength(record.amr))
+    return lower(proofing_level(account), session_strength(record))
 
 
 def acr_value(level: str, essential_values: list[str] | None) -> str:

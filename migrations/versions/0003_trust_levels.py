@@ -1,7 +1,7 @@
 """trust levels: offices, staff, checks, verifications, audit log
 
 Revision ID: 0003_trust_levels
-Revises: 0001_core
+Revises: 0002_oidc
 Create Date: 2026-11-21 23:44:04.559267
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003_trust_levels'
-down_revision = '0001_core'  # re-chain onto '0002_oidc' when merging
+down_revision = "0002_oidc"
 branch_labels = None
 depends_on = None
 

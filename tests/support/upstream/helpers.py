@@ -39,15 +39,17 @@ def federated_sessions(app):
 
 
 def hook(app, name: str, *args):
-    """Call every function registered for hook ``name`` with ``args`` built inside the app context.
+    """Call every federation function registered for hook ``name``, inside the app context.
 
+    Other parts (trust levels) register for the same hooks; only federation's are asked.
     ``args`` may be callables, called inside the context (to load rows there).
     """
     from buergerkonto.idp.hooks import hooks
 
     with app.test_request_context():
         loaded = [arg() if callable(arg) else arg for arg in args]
-        return [fn(*loaded) for fn in getattr(hooks(), name)]
+        return [fn(*loaded) for fn in getattr(hooks(), name)
+                if fn.__module__.startswith("buergerkonto.federation")]
 
 
 def session_record(sid):
