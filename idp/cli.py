@@ -67,12 +67,14 @@ def accounts_create(email, password, name, as_json):
     """Create an account whose e-mail address counts as verified."""
     if password == "-":
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        email = accounts.normalise_email(email)
+    except accounts.InvalidEmail:
+        fail("The e-mail address is not valid.")
     if accounts.find_by_email(email) is not None:
         fail("An account with this e-mail address exists already.")
     try:
         account = accounts.create_account(email, password, name, verified=True)
-    except accounts.InvalidEmail:
-        fail("The e-mail address is not valid.")
     except accounts.PasswordRejected as exc:
         fail(f"Password refused: {exc}")
     db.session.commit()

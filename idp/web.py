@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, request, session
+from flask import current_app, has_request_context, jsonify, request, session
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -39,6 +39,9 @@ def safe_next(target: str | None, default: str = "/account") -> str:
 def select_locale() -> str:
     """German by default; English by switch, ``ui_locales`` or ``Accept-Language``."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # The CLI and mail delivery: the default language (mails use ``force_locale``).
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.args.get("lang")
     if chosen in languages:
         session["locale"] = chosen
