@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from flask_babel import force_locale, gettext as _
+from sqlalchemy import null
 from sqlalchemy.exc import IntegrityError
 
 from . import events, mail, passwords, signed_tokens, throttle, totp
 from .auth import end_all_sessions
 from .extensions import db
 from .hooks import hooks
-from .models import Account, Event, WebSession
+from .models import Account, Event, MailOutbox, WebSession
 from .timeutil import utcnow
 
 MAX_EMAIL_LENGTH = 254
@@ -436,9 +437,14 @@ def delete_account(account: Account, password: str, ip_address) -> list[WebSessi
     ended = end_all_sessions(account.id, "account-deleted")
     for deleter in hooks().deleters:
         deleter(account)
-    # Security events stay as bare records; their addresses are personal data and go.
-    Event.query.filter_by(account_id=account.id).update({"ip_address": None, "details": None})
     events.record("account:delete", account.id)
-    WebSession.query.filter_by(account_id=account.id).update({"account_id": None, "data": {}})
+    db.session.flush()
+    # Security events stay as bare records (tag, time, account id); their addresses
+    # and details are personal data and go, the deletion event's own included.
+    Event.query.filter_by(account_id=account.id).update({"ip_address": None, "details": null()})
+    # Sessions carry the devices' addresses and user agents; mail carries the address.
+    WebSession.query.filter_by(account_id=account.id).delete()
+    if account.email:
+        MailOutbox.query.filter_by(recipient=account.email).delete()
     db.session.delete(account)
     return ended
