@@ -202,7 +202,7 @@ def authenticate(email: str, password: str, ip_address: str | None) -> Account |
     account = Account.query.filter_by(email=email_norm).first() if email_norm else None
     ok, rehash = passwords.verify_password(account.password_hash if account else None, password)
     if not ok:
-        throttle.fail(*keys)
+        _count_failure(keys, account.id if account else None, "password")
         events.record("account:login:failure", account.id if account else None, reason="password")
         return None
     if rehash:
@@ -225,9 +225,17 @@ def check_second_factor(account: Account, code: str, ip_address: str | None) -> 
         events.record("account:recovery_code:used", account.id,
                       remaining=totp.remaining_recovery_codes(account))
         return "otp"
-    throttle.fail(*keys)
+    _count_failure(keys, account.id, "second-factor")
     events.record("account:login:failure", account.id, reason="second-factor")
     return None
+
+
+def _count_failure(keys, account_id: int | None, reason: str) -> None:
+    """Count a failed attempt; record a lockout event when it locks the account or the address."""
+    locked = throttle.fail(*keys)
+    if locked:
+        scopes = sorted({"address" if key.startswith("ip:") else "account" for key in locked})
+        events.record("account:login:lockout", account_id, reason=reason, scopes=scopes)
 
 
 def verify_current_password(account: Account, password: str, ip_address: str | None) -> None:
@@ -236,7 +244,7 @@ def verify_current_password(account: Account, password: str, ip_address: str | N
     throttle.check(*keys)
     ok, _rehash = passwords.verify_password(account.password_hash, password or "")
     if not ok:
-        throttle.fail(*keys)
+        _count_failure(keys, account.id, "reauthentication")
         events.record("account:reauth:failure", account.id)
         raise WrongPassword()
 
