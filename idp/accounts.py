@@ -62,7 +62,8 @@ def normalise_email(raw: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidEmail(raw) from exc
     normalised = result.normalized.lower()
-    if len(normalised) > MAX_EMAIL_LENGTH:
+    # RFC 5321 limits: 64 octets before the @, 254 in all; mail servers refuse longer ones.
+    if len(normalised) > MAX_EMAIL_LENGTH or len(result.local_part.encode()) > 64:
         raise InvalidEmail(raw)
     return normalised
 

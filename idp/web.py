@@ -24,6 +24,18 @@ def security_headers(response):
     return response
 
 
+def refuse_nul_characters():
+    """No text a person types contains NUL; PostgreSQL cannot store it, so refuse it up front (400)."""
+    from werkzeug.exceptions import BadRequest
+
+    values = [request.path, *request.args.values()]
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        values.extend(request.form.values())
+    if any("\x00" in value for value in values):
+        raise BadRequest("The request contains a NUL character.")
+
+
 def safe_next(target: str | None, default: str = "/account") -> str:
     """Return ``target`` when it is a path of this service, else ``default`` (no open redirect)."""
     if not target or len(target) > 2000:
