@@ -1,6 +1,5 @@
 """Bad input of every kind gets a clear 4xx and changes nothing; no page or form answers 500."""
 
-import pytest
 
 from support.browser import Browser
 
@@ -8,7 +7,7 @@ from .conftest import PASSWORD, register, sign_in
 
 WEIRD_STRINGS = [
     "", " ", "a" * 10_000, "\x00", "a\x00b@example.org", "<script>alert(1)</script>", "' OR 1=1 --",
-    "\ud800" if False else "\U0001F600" * 50, "@", "@@", "a@", "@b", "a@b@c", "a@[127.0.0.1]",
+    "\U0001F600" * 50, "@", "@@", "a@", "@b", "a@b@c", "a@[127.0.0.1]",
     "a@localhost", "\u202eevil@example.org", "%00", "\r\nBcc: victim@example.org", "a@example.org\r\nX: y",
     "x@" + "a" * 250 + ".org", "a" * 65 + "@example.org",
 ]
@@ -19,36 +18,37 @@ def _assert_clear_4xx(response, what):
     assert "<h1>" in response.get_data(as_text=True) or response.mimetype.endswith("json"), what
 
 
-@pytest.mark.parametrize("value", WEIRD_STRINGS)
-def test_sign_in_with_garbage_is_a_clear_4xx(browser, make_account, database, value):
+def test_sign_in_with_garbage_is_a_clear_4xx(browser, make_account, database):
     make_account(email="echt@example.org")
     before = database.snapshot()
-    for data in ({"email": value, "password": "egal-egal-1"}, {"email": "echt@example.org", "password": value}):
-        _assert_clear_4xx(browser.submit("/sign-in", data), data)
+    for value in WEIRD_STRINGS:
+        for data in ({"email": value, "password": "egal-egal-1"}, {"email": "echt@example.org", "password": value}):
+            _assert_clear_4xx(browser.submit("/sign-in", data), data)
     assert database.snapshot()["account"] == before["account"]
 
 
-@pytest.mark.parametrize("value", WEIRD_STRINGS)
-def test_registration_with_a_garbage_address_is_a_clear_4xx(browser, database, smtp, value):
-    form = {"email": value, "name": "", "password": PASSWORD, "password_repeat": PASSWORD}
-    _assert_clear_4xx(browser.submit("/register", form), value)
+def test_registration_with_a_garbage_address_is_a_clear_4xx(browser, database, smtp):
+    for value in WEIRD_STRINGS:
+        form = {"email": value, "name": "", "password": PASSWORD, "password_repeat": PASSWORD}
+        _assert_clear_4xx(browser.submit("/register", form), value)
     assert database.rows("SELECT email FROM account") == []
     assert smtp.messages == []
 
 
-@pytest.mark.parametrize("value", WEIRD_STRINGS)
-def test_registration_with_an_odd_name_or_password_never_fails_badly(browser, database, value):
-    for data in ({"name": value}, {"password": value, "password_repeat": value}):
-        form = {"email": "neu@example.org", "name": "", "password": PASSWORD, "password_repeat": PASSWORD}
-        form.update(data)
-        response = browser.submit("/register", form)
-        assert response.status_code in (302, 400), (data, response.status_code)
-        if response.status_code == 400:
-            assert browser.soup(response).select_one(".error-summary, h1"), data
-    # Whatever was accepted was stored as given, not cut.
-    row = database.account("neu@example.org")
-    if row is not None and row["name"]:
-        assert row["name"] == value.strip()
+def test_registration_with_an_odd_name_or_password_never_fails_badly(browser, database):
+    for number, value in enumerate(WEIRD_STRINGS):
+        email = f"neu{number}@example.org"
+        for data in ({"name": value}, {"password": value, "password_repeat": value}):
+            form = {"email": email, "name": "", "password": PASSWORD, "password_repeat": PASSWORD}
+            form.update(data)
+            response = browser.submit("/register", form)
+            assert response.status_code in (302, 400), (data, response.status_code)
+            if response.status_code == 400:
+                assert browser.soup(response).select_one(".error-summary, h1"), data
+        # Whatever was accepted was stored as given, not cut.
+        row = database.account(email)
+        if row is not None and row["name"]:
+            assert row["name"] == value.strip()
 
 
 def test_header_injection_in_an_address_sends_nothing(browser, database, smtp):

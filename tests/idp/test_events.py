@@ -11,8 +11,6 @@ NEW_PASSWORD = "Ereignis-Passwort-2026"
 
 def _journey(app, smtp, database, totp_clock):
     """A citizen's year in one test: every kind of security event, in order."""
-    from buergerkonto.idp import accounts  # noqa: F401 - the service under test
-
     browser = Browser(app.test_client())
     email = "ereignis@example.org"
     browser.submit("/register", {"email": email, "password": "Lange-Passphrase-2026",
