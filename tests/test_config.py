@@ -183,3 +183,15 @@ def test_http_cookie_is_httponly_and_samesite_lax_without_secure(browser, make_a
     attributes = [part.strip().lower() for part in cookies[-1].split(";")]
     assert "httponly" in attributes and "samesite=lax" in attributes
     assert "secure" not in attributes
+
+
+def test_https_issuer_sends_hsts(database_url, smtp):
+    app = create_app({**base_config(database_url, smtp.port), "ISSUER": "https://konto.example"})
+    try:
+        response = app.test_client().get("/sign-in", base_url="https://localhost")
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    finally:
+        with app.app_context():
+            from buergerkonto.idp.extensions import db
+
+            db.engine.dispose()

@@ -260,3 +260,18 @@ def test_delete_removes_personal_data_and_keeps_bare_events(app, smtp, database)
     sessions = database.rows("SELECT * FROM web_session WHERE account_id = :a", a=account_id)
     assert sessions == []
     assert sign_in(_browser(app), email, "Lange-Passphrase-2026").status_code == 401
+
+
+def test_change_email_link_expires_after_24_hours(signed_in, smtp, database, monkeypatch):
+    import time
+
+    from itsdangerous.timed import TimestampSigner
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 24 * 3600 - 1)
+        signed_in.submit("/account/email", {"new_email": "spaet@example.org",
+                                            "current_password": signed_in.account["password"]})
+    response = signed_in.get(smtp.link("spaet@example.org", "/account/email/confirm/"))
+    assert response.status_code == 410
+    assert database.account("spaet@example.org") is None
+    assert database.account(signed_in.account["email"]) is not None

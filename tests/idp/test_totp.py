@@ -245,3 +245,29 @@ def test_sign_out_then_sign_in_again_needs_a_new_code(enrolled, totp_clock):
     sign_out(enrolled)
     _password_step(enrolled, enrolled.account)
     assert enrolled.get("/account").status_code == 302
+
+
+def test_a_password_step_older_than_five_minutes_must_be_repeated(enrolled, app, totp_clock):
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.models import WebSession
+
+    browser = _fresh_browser(app)
+    _password_step(browser, enrolled.account)
+    with app.app_context():
+        # The browser's session: the one holding the pending second factor.
+        for record in WebSession.query.filter(WebSession.ended_at.is_(None)).all():
+            pending = (record.data or {}).get("pending_second_factor")
+            if pending:
+                record.data = {**record.data, "pending_second_factor": {**pending, "at": pending["at"] - 301}}
+        db.session.commit()
+        db.session.remove()
+    totp_clock.now += 30
+    response = _code_step_raw(browser, code_at(enrolled.secret, totp_clock.now))
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in")
+    assert browser.get("/account").status_code == 302
+
+
+def _code_step_raw(browser, code):
+    """Post a code without fetching the form first (the page itself redirects once expired)."""
+    token = browser.csrf_token("/sign-in")
+    return browser.post("/sign-in/second-factor", data={"csrf_token": token, "code": code})
