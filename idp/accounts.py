@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from flask_babel import force_locale, gettext as _
+from sqlalchemy import null
 from sqlalchemy.exc import IntegrityError
 
 from . import events, mail, passwords, signed_tokens, throttle, totp
 from .auth import end_all_sessions
 from .extensions import db
 from .hooks import hooks
-from .models import Account, Event, WebSession
+from .models import Account, Event, MailOutbox, WebSession
 from .timeutil import utcnow
 
 MAX_EMAIL_LENGTH = 254
@@ -61,7 +62,8 @@ def normalise_email(raw: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidEmail(raw) from exc
     normalised = result.normalized.lower()
-    if len(normalised) > MAX_EMAIL_LENGTH:
+    # RFC 5321 limits: 64 octets before the @, 254 in all; mail servers refuse longer ones.
+    if len(normalised) > MAX_EMAIL_LENGTH or len(result.local_part.encode()) > 64:
         raise InvalidEmail(raw)
     return normalised
 
@@ -201,7 +203,7 @@ def authenticate(email: str, password: str, ip_address: str | None) -> Account |
     account = Account.query.filter_by(email=email_norm).first() if email_norm else None
     ok, rehash = passwords.verify_password(account.password_hash if account else None, password)
     if not ok:
-        throttle.fail(*keys)
+        _count_failure(keys, account.id if account else None, "password")
         events.record("account:login:failure", account.id if account else None, reason="password")
         return None
     if rehash:
@@ -224,9 +226,17 @@ def check_second_factor(account: Account, code: str, ip_address: str | None) -> 
         events.record("account:recovery_code:used", account.id,
                       remaining=totp.remaining_recovery_codes(account))
         return "otp"
-    throttle.fail(*keys)
+    _count_failure(keys, account.id, "second-factor")
     events.record("account:login:failure", account.id, reason="second-factor")
     return None
+
+
+def _count_failure(keys, account_id: int | None, reason: str) -> None:
+    """Count a failed attempt; record a lockout event when it locks the account or the address."""
+    locked = throttle.fail(*keys)
+    if locked:
+        scopes = sorted({"address" if key.startswith("ip:") else "account" for key in locked})
+        events.record("account:login:lockout", account_id, reason=reason, scopes=scopes)
 
 
 def verify_current_password(account: Account, password: str, ip_address: str | None) -> None:
@@ -235,7 +245,7 @@ def verify_current_password(account: Account, password: str, ip_address: str | N
     throttle.check(*keys)
     ok, _rehash = passwords.verify_password(account.password_hash, password or "")
     if not ok:
-        throttle.fail(*keys)
+        _count_failure(keys, account.id, "reauthentication")
         events.record("account:reauth:failure", account.id)
         raise WrongPassword()
 
@@ -436,9 +446,14 @@ def delete_account(account: Account, password: str, ip_address) -> list[WebSessi
     ended = end_all_sessions(account.id, "account-deleted")
     for deleter in hooks().deleters:
         deleter(account)
-    # Security events stay as bare records; their addresses are personal data and go.
-    Event.query.filter_by(account_id=account.id).update({"ip_address": None, "details": None})
     events.record("account:delete", account.id)
-    WebSession.query.filter_by(account_id=account.id).update({"account_id": None, "data": {}})
+    db.session.flush()
+    # Security events stay as bare records (tag, time, account id); their addresses
+    # and details are personal data and go, the deletion event's own included.
+    Event.query.filter_by(account_id=account.id).update({"ip_address": None, "details": null()})
+    # Sessions carry the devices' addresses and user agents; mail carries the address.
+    WebSession.query.filter_by(account_id=account.id).delete()
+    if account.email:
+        MailOutbox.query.filter_by(recipient=account.email).delete()
     db.session.delete(account)
     return ended

@@ -16,7 +16,7 @@ from .hooks import Hooks
 from .mail import deliver_queued_after_request
 from .sessions import DatabaseSessionInterface
 from .throttle import Throttled
-from .web import problem, security_headers, select_locale, wants_problem_json
+from .web import problem, refuse_nul_characters, security_headers, select_locale, wants_problem_json
 
 MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "migrations"
 
@@ -46,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(views_account.bp)
     _register_parts(app)
 
+    app.before_request(refuse_nul_characters)
     app.after_request(security_headers)
     app.after_request(deliver_queued_after_request)
     app.after_request(auth.notify_ended_after_request)

@@ -13,9 +13,14 @@ from .extensions import db
 
 
 def _create_app():
+    """Build the app; an unsafe configuration ends the command with its message, not a traceback."""
     from .app import create_app
+    from .config import ConfigurationError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
@@ -44,9 +49,7 @@ def serve(host, port, workers, dev):
     if gunicorn and not dev:
         os.execv(gunicorn, [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers),
                             "--access-logfile", "-", "buergerkonto.idp.wsgi:app"])
-    from .app import create_app
-
-    create_app().run(host=host, port=port, debug=False, use_reloader=False)
+    _create_app().run(host=host, port=port, debug=False, use_reloader=False)
 
 
 @main.group("accounts")
@@ -64,12 +67,14 @@ def accounts_create(email, password, name, as_json):
     """Create an account whose e-mail address counts as verified."""
     if password == "-":
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        email = accounts.normalise_email(email)
+    except accounts.InvalidEmail:
+        fail("The e-mail address is not valid.")
     if accounts.find_by_email(email) is not None:
         fail("An account with this e-mail address exists already.")
     try:
         account = accounts.create_account(email, password, name, verified=True)
-    except accounts.InvalidEmail:
-        fail("The e-mail address is not valid.")
     except accounts.PasswordRejected as exc:
         fail(f"Password refused: {exc}")
     db.session.commit()

@@ -10,6 +10,13 @@ from .passwords import MAX_LENGTH
 _EMAIL = [DataRequired(_l("Please enter your e-mail address.")),
           Length(max=254, message=_l("The e-mail address is too long.")),
           Email(message=_l("Please enter a valid e-mail address."), check_deliverability=False)]
+
+
+def _strip(value):
+    """Pasted addresses often carry blanks around them; they are not part of the address."""
+    return value.strip() if isinstance(value, str) else value
+
+
 # Long enough for any acceptable password, so an overlong one is refused by the
 # policy with a clear message instead of being cut.
 _PASSWORD_INPUT = {"maxlength": 1024}
@@ -22,7 +29,7 @@ def _password(label, autocomplete, message=None):
 
 
 class SignInForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=_EMAIL,
+    email = EmailField(_l("E-mail address"), validators=_EMAIL, filters=[_strip],
                        render_kw={"autocomplete": "username", "spellcheck": "false"})
     password = _password(_l("Password"), "current-password")
     next = HiddenField()
@@ -38,7 +45,7 @@ class SecondFactorForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=_EMAIL,
+    email = EmailField(_l("E-mail address"), validators=_EMAIL, filters=[_strip],
                        render_kw={"autocomplete": "email", "spellcheck": "false"})
     name = StringField(_l("Name (optional)"), validators=[Optional(), Length(max=200)],
                        render_kw={"autocomplete": "name"})
@@ -52,7 +59,7 @@ class RegisterForm(FlaskForm):
 
 
 class EmailOnlyForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=_EMAIL,
+    email = EmailField(_l("E-mail address"), validators=_EMAIL, filters=[_strip],
                        render_kw={"autocomplete": "email", "spellcheck": "false"})
 
 
@@ -71,7 +78,7 @@ class ChangePasswordForm(NewPasswordForm):
 
 
 class ChangeEmailForm(FlaskForm):
-    new_email = EmailField(_l("New e-mail address"), validators=_EMAIL,
+    new_email = EmailField(_l("New e-mail address"), validators=_EMAIL, filters=[_strip],
                            render_kw={"autocomplete": "email", "spellcheck": "false"})
     current_password = _password(_l("Current password"), "current-password")
 

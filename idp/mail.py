@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+import idna
+
 from flask import current_app, g, has_request_context
 from sqlalchemy import update
 
@@ -78,10 +80,26 @@ def deliver_pending(ids=None, limit: int = 100) -> int:
     return sent
 
 
+def _ascii_domain(recipient: str) -> str:
+    """The address with its domain in IDNA (``xn--``) form, which every mail server accepts.
+
+    Addresses are stored with Unicode domains (``anna@bücher.example``); only a
+    non-ASCII local part still needs a server that speaks SMTPUTF8.
+    """
+    local, at, domain = recipient.rpartition("@")
+    if not at or domain.isascii():
+        return recipient
+    try:
+        # IDNA 2008 (the ``idna`` package, as email-validator uses), not Python's IDNA 2003 codec.
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError):
+        return recipient
+
+
 def _build(recipient: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
-    message["To"] = recipient
+    message["To"] = _ascii_domain(recipient)
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="buergerkonto.invalid")
     message.set_content(body)

@@ -138,6 +138,9 @@ def rotate(app, session: ServerSession, kind: str = "citizen") -> WebSession:
     now = utcnow()
     if session.record is not None and session.record.ended_at is None:
         session.record.ended_at = now
+    if session.record is not None:
+        # The data moves to the new record; the ended one keeps none (it may hold an address).
+        session.record.data = {}
     session.token = secrets.token_urlsafe(32)
     session.record = new_record(app, session.token, now, kind)
     db.session.add(session.record)

@@ -55,18 +55,21 @@ def check(*keys: str) -> None:
         raise Throttled(ceil(max(waits)))
 
 
-def fail(*keys: str) -> None:
-    """Count one failure for every key and lock those past their free failures."""
+def fail(*keys: str) -> list[str]:
+    """Count one failure for every key and lock those past their free failures; return the locked keys."""
     config = current_app.config
     now = utcnow()
     stale = now - timedelta(seconds=config["THROTTLE_RESET_SECONDS"])
+    locked = []
     for key in keys:
         counter = _increment(key, now, stale)
         over = counter.failures - _free_failures(key)
         if over >= 0:
             wait = min(config["THROTTLE_BASE_SECONDS"] * (2**over), config["THROTTLE_MAX_SECONDS"])
             counter.locked_until = now + timedelta(seconds=wait)
+            locked.append(key)
     db.session.flush()
+    return locked
 
 
 def _increment(key: str, now, stale) -> ThrottleCounter:

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, request, session
+from flask import current_app, has_request_context, jsonify, request, session
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -22,6 +22,18 @@ def security_headers(response):
         if not request.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def refuse_nul_characters():
+    """No text a person types contains NUL; PostgreSQL cannot store it, so refuse it up front (400)."""
+    from werkzeug.exceptions import BadRequest
+
+    values = [request.path, *request.args.values()]
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        values.extend(request.form.values())
+    if any("\x00" in value for value in values):
+        raise BadRequest("The request contains a NUL character.")
 
 
 def safe_next(target: str | None, default: str = "/account") -> str:
@@ -44,6 +56,9 @@ def select_locale() -> str:
     follow a portal's authorization request keep its language.
     """
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # The CLI and mail delivery: the default language (mails use ``force_locale``).
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.args.get("lang")
     if chosen in languages:
         _remember_locale(chosen)
