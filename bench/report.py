@@ -123,6 +123,7 @@ def render(rows, peer_rows, info, args) -> str:
         f"p = {a2.get('ARGON2_PARALLELISM')}",
         f"Load: wrk, {args.connections} connections, {args.threads} threads; warm-up {args.warmup:g} s, median of "
         f"{args.runs} x {args.duration:g} s; service: buergerkonto serve --workers {args.workers} (gunicorn, sync) "
+        f"{(' ' + args.gunicorn_args) if args.gunicorn_args else ''}{(' env ' + ' '.join(args.env)) if args.env else ''} "
         f"on PostgreSQL; database at the end: {info.get('database', {})}",
         "",
         table(rows + peer_rows),

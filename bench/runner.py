@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from . import report, tools
+from . import profile, report, tools
 from .database import Database, basic_auth, env_for_service, free_port, pg_version
 from .peer import Peer, peer_version
 from .service import ProcessTree, Service
@@ -63,7 +63,12 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (and the peer's cluster workers)")
     p.add_argument("--rows", default=None, help="only these rows, comma-separated (" + ",".join(report.ROWS) + ")")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra environment for the service, e.g. BUERGERKONTO_SQLALCHEMY_ENGINE_OPTIONS='{}'")
+    p.add_argument("--gunicorn-args", default="", help="extra gunicorn options (GUNICORN_CMD_ARGS), "
+                   "e.g. '--worker-class gthread --threads 4'")
     p.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
+    p.add_argument("--profile", default="", help="rows to profile with py-spy during their first run, comma-separated")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
                    help="folder for latest.json, latest.md and the server logs")
     args = p.parse_args(argv)
@@ -73,6 +78,7 @@ def parse_args(argv):
     args.runs = args.runs or (1 if quick else 3)
     args.warmup = args.warmup if args.warmup is not None else (1 if quick else 5)
     args.rows = args.rows.split(",") if args.rows else list(report.ROWS)
+    args.profile = [r for r in args.profile.split(",") if r]
     unknown = set(args.rows) - set(report.ROWS)
     if unknown:
         p.error(f"unknown rows: {', '.join(sorted(unknown))}")
@@ -115,15 +121,19 @@ class Bench:
     def wrk_row(self, row: Row, base: str, tree, db_tree, request: Request, pool_fn=None):
         a = self.args
 
-        def once(seconds):
+        def once(seconds, profiled=False):
             pool = pool_fn(seconds) if pool_fn else None
-            return self._measure(tree, db_tree, lambda: run_wrk(self.wrk, base, request, seconds,
-                                                                 a.connections, a.threads, pool))
+            running = profile.start(tree.workers(), seconds, self.out, row.name) if profiled else []
+            sample = self._measure(tree, db_tree, lambda: run_wrk(self.wrk, base, request, seconds,
+                                                                   a.connections, a.threads, pool))
+            if running:
+                print(f"    profile: {profile.finish(running, self.out, row.name)}", flush=True)
+            return sample
 
         if a.warmup:
             once(a.warmup)
-        for _ in range(a.runs):
-            sample = once(a.duration)
+        for i in range(a.runs):
+            sample = once(a.duration, profiled=(i == 0 and row.name in a.profile and row.size is not None))
             row.samples.append(sample)
             row.errors += sample.errors
         row.rss_mib = tree.peak_rss_mib()
@@ -134,8 +144,9 @@ class Bench:
         auth = basic_auth(client["client_id"], client["client_secret"])
         errors_seen: list[str] = []
 
-        def once(seconds):
+        def once(seconds, profiled=False):
             result = {}
+            running = profile.start(service.tree.workers(), seconds, self.out, row.name) if profiled else []
 
             def go():
                 durations, tokens, errors, requests, elapsed = run_signins(
@@ -147,6 +158,8 @@ class Bench:
                 return Sample(len(durations), elapsed, len(errors), pick(0.5), pick(0.99))
 
             sample = self._measure(service.tree, db_tree, go)
+            if running:
+                print(f"    profile: {profile.finish(running, self.out, row.name)}", flush=True)
             errors_seen.extend(result["errors"])
             if sample.requests:
                 row.http_requests = round(result["requests"] / sample.requests, 1)
@@ -154,8 +167,8 @@ class Bench:
 
         if a.warmup:
             once(a.warmup)
-        for _ in range(a.runs):
-            sample = once(a.duration)
+        for i in range(a.runs):
+            sample = once(a.duration, profiled=(i == 0 and row.name in a.profile))
             row.samples.append(sample)
             row.errors += sample.errors
         row.rss_mib = service.tree.peak_rss_mib()
@@ -169,6 +182,9 @@ class Bench:
         a = self.args
         port = free_port()
         env = env_for_service(workdir, f"http://127.0.0.1:{port}")
+        env.update(item.split("=", 1) for item in a.env)
+        if a.gunicorn_args:
+            env["GUNICORN_CMD_ARGS"] = a.gunicorn_args
         print("starting PostgreSQL, migrating ...", flush=True)
         database = Database(env)
         service = None

@@ -61,12 +61,18 @@ init = function(args)
     i = i + 1
   end
   math.randomseed(os.time() * 7 + tid)
+  checked = tid ~= 0
 end
 local header_template = {{{headers}}}
 local body_template = {body}
 request = function()
   local token
-  if {"true" if self.once else "false"} then
+  if not checked then
+    -- wrk calls request() once in the first thread, after init(), to count pipelined
+    -- requests, and sends nothing of it: spend no token then.
+    checked = true
+    token = "not-sent"
+  elseif {"true" if self.once else "false"} then
     index = index + 1
     token = tokens[index] or "pool-exhausted"
   else
