@@ -15,6 +15,7 @@ import random
 import re
 import secrets
 import time
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -73,7 +74,8 @@ class Flow:
                            "code_challenge": challenge, "code_challenge_method": "S256"})
         page = await self.follow(await self.get("/authorize?" + query))
         if page.status_code != 200 or "/sign-in" not in str(page.url):
-            raise FlowError(f"expected the sign-in page, got {page.status_code} {page.url}")
+            raise FlowError(f"expected the sign-in page, got {page.status_code} {page.url.path} -> "
+                            f"{page.headers.get('location', '')[:300]}")
         fields = {name: html.unescape(value) for name, value in _INPUT.findall(page.text)}
         if "csrf_token" not in fields:
             raise FlowError("no CSRF token on the sign-in page")
@@ -99,7 +101,10 @@ async def _drive(base: str, client_id: str, auth: str, accounts: int, seconds: f
     tokens: list[str] = []
     errors: list[str] = []
     requests = 0
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+    # The client's own cookie jar refuses everything: each flow keeps its cookies itself, or
+    # later flows would ride on an earlier flow's session (single sign-on, no password check).
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30, cookies=no_cookies) as http:
         deadline = time.monotonic() + seconds
 
         async def worker():
