@@ -36,6 +36,8 @@ DEFAULTS = {
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ["de", "en"],
+    # Absolute, inside the package: found alike from a checkout, an editable or a wheel install.
+    "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).resolve().parent / "translations"),
     # argon2id at OWASP's minimum (m = 19 MiB, t = 2, p = 1) or stronger.
     "ARGON2_MEMORY_KIB": 19 * 1024,
     "ARGON2_TIME_COST": 2,

@@ -27,6 +27,9 @@ class Hooks:
     # fn(account, web_session, requested: dict | None) -> list of OIDC4IDA verified_claims
     # objects (may be empty); the OIDC provider merges them into ID token and userinfo.
     verified_claims: list[Callable] = field(default_factory=list)
+    # fn(web_session) -> "low" | "substantial" | "high" | None: how strong this session's
+    # authentication was when a part (federation: the upstream eID sign-in) knows better than amr.
+    session_level: list[Callable] = field(default_factory=list)
     # fn(web_session) -> dict of extra context for the step-up page (ways to raise the level)
     step_up_options: list[Callable] = field(default_factory=list)
 

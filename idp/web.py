@@ -37,19 +37,30 @@ def safe_next(target: str | None, default: str = "/account") -> str:
 
 
 def select_locale() -> str:
-    """German by default; English by switch, ``ui_locales`` or ``Accept-Language``."""
+    """German by default; English by switch, ``ui_locales`` or ``Accept-Language``.
+
+    The switcher's ``?lang=`` and an OpenID Connect ``ui_locales`` (the first
+    supported tag) are remembered in the session, so the sign-in pages that
+    follow a portal's authorization request keep its language.
+    """
     languages = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang")
     if chosen in languages:
-        session["locale"] = chosen
+        _remember_locale(chosen)
         return chosen
-    for tag in (request.args.get("ui_locales") or "").split():
+    for tag in (request.args.get("ui_locales") or "").split()[:10]:
         base = tag.split("-")[0].lower()
         if base in languages:
+            _remember_locale(base)
             return base
     if session.get("locale") in languages:
         return session["locale"]
     return request.accept_languages.best_match(languages, default=languages[0])
+
+
+def _remember_locale(locale: str) -> None:
+    if session.get("locale") != locale:  # unchanged: no session write
+        session["locale"] = locale
 
 
 def wants_problem_json() -> bool:

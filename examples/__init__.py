@@ -1,0 +1,1 @@
+"""Examples that use the Bürgerkonto from the outside, as a portal would."""
