@@ -32,6 +32,9 @@ class Hooks:
     session_level: list[Callable] = field(default_factory=list)
     # fn(web_session) -> dict of extra context for the step-up page (ways to raise the level)
     step_up_options: list[Callable] = field(default_factory=list)
+    # fn(account, client) called in the transaction that issues a portal an authorization code
+    # (the postbox indexes the portal's pairwise subject to address the citizen by it)
+    portal_sign_in: list[Callable] = field(default_factory=list)
 
 
 def hooks() -> Hooks:
