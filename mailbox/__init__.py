@@ -42,3 +42,22 @@ def init_app(app) -> None:
     hooks.deleters.append(service.delete_account)
     app.extensions["buergerkonto.account_sections"].append(views.account_section)
     cli.register(app)
+    app.register_error_handler(sealing.KeyUnavailable, _key_unavailable)
+
+
+def _key_unavailable(exc):
+    """A data key wrapped by a KEK this instance lacks: a configuration fault, said plainly (503)."""
+    from flask import render_template
+    from flask_babel import gettext as _
+
+    from ..idp.extensions import db
+    from ..idp.web import problem, wants_problem_json
+
+    db.session.rollback()
+    from flask import current_app
+
+    current_app.logger.error("postbox: %s", exc)
+    if wants_problem_json():
+        return problem(503, "Service Unavailable", "The message cannot be decrypted at the moment.")
+    return render_template("error.html", status=503, title=_("Something went wrong"),
+                           message=_("Please try again later.")), 503

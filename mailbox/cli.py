@@ -4,7 +4,7 @@ import json
 from datetime import timedelta
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ..idp.extensions import db
 
@@ -14,6 +14,7 @@ postbox_group = AppGroup("postbox", help="The shared postbox.")
 @click.command("rotate-postbox")
 @click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True)
+@with_appcontext
 def rotate_postbox(batch, as_json):
     """Re-wrap postbox data keys with the current POSTBOX_KEK (keep the old one in POSTBOX_KEK_PREVIOUS
     until this has finished; the service keeps serving meanwhile)."""

@@ -239,6 +239,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 def page(account_id: int, limit: int = DEFAULT_PAGE, cursor: str | None = None, unread: bool | None = None,
          reference: str | None = None, kind: str | None = None) -> tuple[list[Message], str | None]:
     """Newest first, keyset-paginated on (created_at, id): later inserts never shift a page."""
+    rows = page_query(account_id, cursor, unread, reference, kind).limit(limit + 1).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1]) if more and rows else None
+
+
+def page_query(account_id: int, cursor: str | None = None, unread: bool | None = None,
+               reference: str | None = None, kind: str | None = None):
+    """The list query: an index range scan on ``ix_postbox_message_listing`` from the cursor."""
     query = Message.query.filter(Message.account_id == account_id, Message.deleted_at.is_(None))
     if unread is True:
         query = query.filter(Message.read_at.is_(None))
@@ -251,10 +260,7 @@ def page(account_id: int, limit: int = DEFAULT_PAGE, cursor: str | None = None, 
     if cursor:
         when, ident = decode_cursor(cursor)
         query = query.filter(or_(Message.created_at < when, and_(Message.created_at == when, Message.id < ident)))
-    rows = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1]) if more and rows else None
+    return query.order_by(Message.created_at.desc(), Message.id.desc())
 
 
 def unread_count(account_id: int) -> int:
