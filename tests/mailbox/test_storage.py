@@ -38,10 +38,23 @@ def _raw_rows(app) -> list[bytes]:
     return rows
 
 
-def _other_app(app_config, **config):
+@pytest.fixture
+def other_app(app_config):
+    """Further instances on the same database (other keys); their connections are closed afterwards."""
     from buergerkonto.idp import create_app
+    from buergerkonto.idp.extensions import db
 
-    return create_app(dict(app_config, **config))
+    made = []
+
+    def make(**config):
+        made.append(create_app(dict(app_config, **config)))
+        return made[-1]
+
+    yield make
+    for instance in made:
+        with instance.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_raw_rows_hold_no_plaintext(leer, citizen, app, client, kit):
@@ -77,11 +90,11 @@ def test_sealed_values_cannot_be_moved_between_messages(leer, citizen, app, clie
     assert type(failure.value).__name__ == "InvalidTag"
 
 
-def test_rotation_rewraps_data_keys_and_old_key_can_go(leer, citizen, app, app_config, client, kit):
+def test_rotation_rewraps_data_keys_and_old_key_can_go(leer, citizen, app, other_app, client, kit):
     message_id, pdf = _send_secret(leer, kit)
     token = leer.citizen_token()
     # Step 1: every instance knows the new key and still the old one; reading keeps working.
-    both = _other_app(app_config, POSTBOX_KEK=KEY_2, POSTBOX_KEK_PREVIOUS=KEY_1)
+    both = other_app(POSTBOX_KEK=KEY_2, POSTBOX_KEK_PREVIOUS=KEY_1)
     read = both.test_client().get(f"{kit.API}/messages/{message_id}", headers=kit.bearer(token))
     assert read.status_code == 200 and read.get_json()["subject"] == SECRETS[0]
     # Step 2: re-wrap.
@@ -91,17 +104,19 @@ def test_rotation_rewraps_data_keys_and_old_key_can_go(leer, citizen, app, app_c
     again = both.test_cli_runner().invoke(args=["keys", "rotate-postbox", "--json"])
     assert '"rewrapped": 0' in again.output
     # Step 3: the old key is gone; the new one alone opens everything, the old one alone nothing.
-    new_only = _other_app(app_config, POSTBOX_KEK=KEY_2).test_client()
+    new_only = other_app(POSTBOX_KEK=KEY_2).test_client()
     read = new_only.get(f"{kit.API}/messages/{message_id}/attachments/0", headers=kit.bearer(token))
     assert read.status_code == 200 and read.data == pdf
-    old_only = _other_app(app_config, POSTBOX_KEK=KEY_1).test_client()
+    old_only = other_app(POSTBOX_KEK=KEY_1).test_client()
     response = old_only.get(f"{kit.API}/messages/{message_id}", headers=kit.bearer(token))
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
 
 
 def test_malformed_kek_stops_the_start(app_config):
+    from buergerkonto.idp import create_app
+
     with pytest.raises(ValueError):
-        _other_app(app_config, POSTBOX_KEK="too-short")
+        create_app(dict(app_config, POSTBOX_KEK="too-short"))
 
 
 def test_deleted_messages_are_purged_after_the_retention_period(leer, citizen, app, client, runner, kit):
