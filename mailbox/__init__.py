@@ -5,8 +5,6 @@ the API and the citizen's pages, the account-page section, export and
 deletion hooks, the sign-in hook that indexes portal subjects, and the CLI.
 """
 
-from datetime import timedelta  # noqa: F401  (documented type of the retention setting)
-
 DEFAULTS = {
     # Key-encryption key: 32 bytes, base64. Unset: derived from the service secret (see sealing).
     "POSTBOX_KEK": None,
@@ -21,6 +19,8 @@ DEFAULTS = {
 }
 
 def init_app(app) -> None:
+    from flask_babel import lazy_gettext as _l
+
     from ..idp.oidc import api_scopes
     from . import api, cli, sealing, service, views
 
@@ -29,9 +29,9 @@ def init_app(app) -> None:
     sealing.check_configuration(app)
 
     audience = app.config["ISSUER"] + api.PREFIX
-    api_scopes.register(app, api.SCOPE_READ, audience, "citizen", "Read the citizen's postbox")
-    api_scopes.register(app, api.SCOPE_MANAGE, audience, "citizen", "Delete messages in the citizen's postbox")
-    api_scopes.register(app, api.SCOPE_SEND, audience, "client", "Send messages to citizens' postboxes")
+    api_scopes.register(app, api.SCOPE_READ, audience, "citizen", _l("Reading the messages in your postbox"))
+    api_scopes.register(app, api.SCOPE_MANAGE, audience, "citizen", _l("Deleting messages in your postbox"))
+    api_scopes.register(app, api.SCOPE_SEND, audience, "client", _l("Sending messages to postboxes"))
 
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)

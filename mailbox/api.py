@@ -13,7 +13,7 @@ from io import BytesIO
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request, send_file
 
 from ..idp.extensions import csrf, db, limiter
 from ..idp.oidc import api_scopes, claims

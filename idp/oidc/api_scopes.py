@@ -34,15 +34,22 @@ class ApiScope:
     name: str
     audience: str
     holder: str
-    description: str = ""
+    description: object = ""
 
 
 def init_registry(app) -> dict:
+    app.add_template_global(descriptions, "api_scope_descriptions")
     return app.extensions.setdefault(REGISTRY_KEY, {})
 
 
-def register(app, name: str, audience: str, holder: str, description: str = "") -> None:
-    """Declare an API scope (called from a part's ``init_app``)."""
+def descriptions(scopes) -> list:
+    """What granting these API scopes means, for the consent page (in the page's language)."""
+    known = registry()
+    return [known[s].description for s in scopes if s in known and known[s].description]
+
+
+def register(app, name: str, audience: str, holder: str, description="") -> None:
+    """Declare an API scope (called from a part's ``init_app``); ``description`` may be a lazy text."""
     if holder not in HOLDERS:
         raise ValueError(f"holder must be one of {HOLDERS}")
     init_registry(app)[name] = ApiScope(name, audience, holder, description)

@@ -96,3 +96,22 @@ def test_resource_parameter_must_name_the_postbox(leer, citizen, app, resource, 
         assert response.status_code == 200
     else:
         assert response.status_code == 400 and response.get_json()["error"] == "invalid_target"
+
+
+def test_external_portal_consent_names_the_postbox(make_portal, citizen, browser, kit):
+    portal = make_portal("Externes Portal", "extern.example", external=True)
+    from urllib.parse import urlencode
+
+    query = {"response_type": "code", "client_id": portal.client_id, "redirect_uri": portal.redirect_uri,
+             "scope": "openid postbox.read", "state": "s", "code_challenge": "x" * 43,
+             "code_challenge_method": "S256"}
+    page = browser.follow(browser.get("/authorize?" + urlencode(query)))
+    assert page.status_code == 200
+    assert "Lesen der Nachrichten in Ihrem Postfach" in page.get_data(as_text=True)
+
+
+def test_public_subject_portal_addresses_by_account_id(make_portal, citizen, client, kit):
+    portal = make_portal("Landesportal", "land.example", subject_type="public")
+    assert portal.sub() == citizen["uuid"]
+    response = portal.send(portal.portal_token(), citizen["uuid"])
+    assert response.status_code == 201
