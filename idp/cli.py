@@ -42,13 +42,19 @@ def fail(message: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per gunicorn worker")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
 @click.option("--dev", is_flag=True, help="Use Flask's development server even when gunicorn is there.")
-def serve(host, port, workers, dev):
+def serve(host, port, workers, threads, access_log, dev):
     """Serve the Bürgerkonto (gunicorn where available, else Flask's server)."""
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     if gunicorn and not dev:
-        os.execv(gunicorn, [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers),
-                            "--access-logfile", "-", "buergerkonto.idp.wsgi:app"])
+        # Threaded workers: a sync worker idles in its graceful close after every response.
+        args = [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--worker-class", "gthread", "--threads", str(threads)]
+        if access_log:
+            args += ["--access-logfile", "-"]
+        os.execv(gunicorn, args + ["buergerkonto.idp.wsgi:app"])
     _create_app().run(host=host, port=port, debug=False, use_reloader=False)
 
 

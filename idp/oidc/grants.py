@@ -10,6 +10,7 @@
 """
 
 import time
+from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
@@ -249,6 +250,9 @@ class OpenIDRefresh(_IDTokenMixin, oidc_grants.OpenIDToken):
     """A fresh ID token on refresh, with the original sign-in's ``acr``/``amr``/``auth_time``."""
 
 
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
 def _remember_released(client, account, sid, scope, names) -> None:
     """Note on the portal sign-in which claims the portal received (shown on the account page)."""
     if not sid:
@@ -256,6 +260,11 @@ def _remember_released(client, account, sid, scope, names) -> None:
     row = PortalSignIn.query.filter_by(sid=sid, client_id=client.client_id).first()
     if row is None:
         return
-    released = set(row.claims or []) | set(names) | set(claims.scope_claim_names(scope))
-    row.claims = sorted(released)
-    row.last_used_at = utcnow()
+    released = sorted(set(row.claims or []) | set(names) | set(claims.scope_claim_names(scope)))
+    now = utcnow()
+    # Userinfo and refresh call this on every request: write only what changed, and the
+    # "last used" time at most once a minute.
+    if released != sorted(row.claims or []):
+        row.claims = released
+    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_GRANULARITY:
+        row.last_used_at = now

@@ -8,6 +8,7 @@ keep verifying until they expire.
 """
 
 import json
+import time
 from datetime import timedelta
 
 from flask import current_app
@@ -64,6 +65,7 @@ def rotate() -> list[SigningKey]:
         record.retired_at = now
     new = [create_key(alg) for alg in ID_TOKEN_ALGORITHMS]
     events.record("oidc:keys:rotate", None, kids=[k.kid for k in new])
+    forget_cached_keys()
     return new
 
 
@@ -77,9 +79,14 @@ def active_key(alg: str) -> SigningKey:
 
 
 def private_key(record: SigningKey):
-    """The joserfc key object of ``record``, decrypted."""
-    data = json.loads(crypto.decrypt(record.private_jwk, KEY_PURPOSE, record.kid.encode()))
-    return (ECKey if record.alg == "ES256" else RSAKey).import_key(data)
+    """The joserfc key object of ``record``, decrypted (once per process and key: keys never change)."""
+    cache = current_app.extensions.setdefault("buergerkonto.private_keys", {})
+    cache_key = (record.kid, record.private_jwk)
+    key = cache.get(cache_key)
+    if key is None:
+        data = json.loads(crypto.decrypt(record.private_jwk, KEY_PURPOSE, record.kid.encode()))
+        key = cache[cache_key] = (ECKey if record.alg == "ES256" else RSAKey).import_key(data)
+    return key
 
 
 def published_keys() -> list[SigningKey]:
@@ -89,8 +96,23 @@ def published_keys() -> list[SigningKey]:
             if record.active or (record.retired_at is not None and record.retired_at > cutoff)]
 
 
+# The JWKS changes only at rotation; every instance re-reads it after this many seconds,
+# well inside the time a retired key stays published.
+_JWKS_CACHE_SECONDS = 10
+
+
 def public_jwks() -> dict:
-    return {"keys": [record.public_jwk for record in published_keys()]}
+    cache = current_app.extensions.setdefault("buergerkonto.jwks_cache", {})
+    now = time.monotonic()
+    if cache.get("until", 0) < now:
+        cache["jwks"] = {"keys": [record.public_jwk for record in published_keys()]}
+        cache["until"] = now + _JWKS_CACHE_SECONDS
+    return cache["jwks"]
+
+
+def forget_cached_keys() -> None:
+    """After a rotation in this process, publish at once."""
+    current_app.extensions.pop("buergerkonto.jwks_cache", None)
 
 
 def public_key_set() -> KeySet:
