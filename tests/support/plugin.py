@@ -72,6 +72,9 @@ def base_config(database_url: str, smtp_port: int | None = None) -> dict:
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": smtp_port or 9,
         "RATELIMIT_ENABLED": False,
+        # Cheap argon2id for speed; tests/idp/test_passwords.py pins the production parameters.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 1024,
     }
 
 
