@@ -44,11 +44,12 @@ def openid_client_rp() -> list[str]:
     major = int(subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30,
                                check=True).stdout.strip().lstrip("v").split(".")[0])
     assert major >= 20, "openid-client 6 needs Node.js 20 or newer"
-    installed = PROJECT / "node_modules" / "openid-client" / "package.json"
-    with open(PROJECT / "package-lock.json") as lock:
+    lockfile = PROJECT / "package-lock.json"
+    installed = PROJECT / "node_modules" / ".package-lock.json"  # npm writes it after every install
+    with open(lockfile) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers: one installs, the other waits
         try:
-            if not installed.exists():
+            if not installed.exists() or installed.stat().st_mtime < lockfile.stat().st_mtime:
                 result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PROJECT,
                                         capture_output=True, text=True, timeout=NPM_TIMEOUT)
                 assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
@@ -62,7 +63,8 @@ class NodePortal:
 
     def __init__(self, command):
         self.process = subprocess.Popen(command, cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=dict(os.environ, NO_COLOR="1"))
+                                        stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                                        env=dict(os.environ, NO_COLOR="1"))
         self.lines: queue.Queue = queue.Queue()
         self.stderr: list[str] = []
         threading.Thread(target=self._read_stdout, daemon=True).start()
@@ -96,6 +98,9 @@ class NodePortal:
         message = self.receive()
         assert message["step"] == step, f"expected {step}, openid-client reported: {message}"
         return message
+
+    def exit_code(self) -> int:
+        return self.process.wait(timeout=STEP_TIMEOUT)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -192,6 +197,7 @@ def test_openid_client_runs_code_flow_userinfo_refresh_logout_and_client_credent
 
     end_session = portal.expect("end_session")
     done = portal.expect("done")
+    assert portal.exit_code() == 0
 
     assert done["server"] == {"issuer": base, "supports_pkce": True}
     assert done["tokens"]["token_type"] == "bearer" and done["tokens"]["has_refresh_token"]
@@ -255,4 +261,5 @@ def test_openid_client_accepts_error_responses_with_iss_and_state(live, live_bro
     portal.send({"callback": callback})
 
     refused = portal.expect("error")
+    assert portal.exit_code() == 1
     assert refused["error"] == expected and refused["code"] == "OAUTH_AUTHORIZATION_RESPONSE_ERROR", refused
