@@ -68,19 +68,23 @@ def consume_code(account: Account, code: str, secret: str | None = None) -> bool
             return False
         secret = decrypt_secret(account.totp_secret, account.id)
     step = matching_step(secret, code)
-    if step is None:
-        return False
-    result = db.session.execute(
-        update(Account)
-        .where(Account.id == account.id)
-        .where(or_(Account.totp_last_step.is_(None), Account.totp_last_step < step))
+    return step is not None and claim_step(account, step)
+
+
+def claim_step(holder, step: int) -> bool:
+    """Record ``step`` as used on ``holder`` (any model with ``totp_last_step``) unless it, or a
+    later step, was used already. A conditional update, so two racing requests can't both win."""
+    model = type(holder)
+    accepted = db.session.execute(
+        update(model)
+        .where(model.id == holder.id)
+        .where(or_(model.totp_last_step.is_(None), model.totp_last_step < step))
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return False
-    account.totp_last_step = step
-    return True
+    ).rowcount == 1
+    if accepted:
+        holder.totp_last_step = step
+    return accepted
 
 
 def _format_recovery(raw: str) -> str:

@@ -242,15 +242,7 @@ def check_staff_code(staff: StaffMember, code: str, ip_address: str | None, secr
     secret = secret or staff_totp_secret(staff)
     step = totp.matching_step(secret, code or "") if secret else None
     if step is not None:
-        accepted = db.session.execute(
-            update(StaffMember)
-            .where(StaffMember.id == staff.id)
-            .where(or_(StaffMember.totp_last_step.is_(None), StaffMember.totp_last_step < step))
-            .values(totp_last_step=step)
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if accepted:
-            staff.totp_last_step = step
+        if totp.claim_step(staff, step):
             throttle.succeed(keys[0])
             return True
     throttle.fail(*keys)

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from support.plugin import sign_in
 
 API = "/api/postbox/v1"
 
@@ -107,16 +106,6 @@ def make_portal(app, client, browser):
                                             "redirect_uri": f"https://{host}/callback"})
 
     return make
-
-
-@pytest.fixture
-def citizen(browser, make_account):
-    """A browser signed in as a fresh verified account (the account dict is returned)."""
-    account = make_account()
-    response = sign_in(browser, account["email"], account["password"])
-    assert response.status_code == 302
-    browser.account = account
-    return account
 
 
 @pytest.fixture

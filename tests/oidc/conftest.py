@@ -17,7 +17,6 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from support.plugin import sign_in
 
 ISSUER = "http://localhost"
 REDIRECT = "https://portal.example/callback"
@@ -166,16 +165,6 @@ def make_rp(client, browser, make_client):
         return RelyingParty(client, browser, make_client(**options))
 
     return make
-
-
-@pytest.fixture
-def citizen(browser, make_account):
-    """A browser signed in as a fresh verified account (dict on ``browser.account``)."""
-    account = make_account()
-    response = sign_in(browser, account["email"], account["password"])
-    assert response.status_code == 302
-    browser.account = account
-    return account
 
 
 def sign_in_again(browser, account, next_url):

@@ -178,6 +178,17 @@ def sign_in(browser: Browser, email: str, password: str, next_url: str = "/accou
 
 
 @pytest.fixture
+def citizen(browser, make_account):
+    """A browser signed in as a fresh verified account; returns the account dict
+    (also on ``browser.account``)."""
+    account = make_account()
+    response = sign_in(browser, account["email"], account["password"])
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    browser.account = account
+    return account
+
+
+@pytest.fixture
 def signed_in(browser, make_account):
     """A browser signed in as a fresh verified account; the account dict is on ``browser.account``."""
     account = make_account()

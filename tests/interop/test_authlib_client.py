@@ -6,42 +6,17 @@ and revokes. The ID token is verified with joserfc against the published JWKS.
 """
 
 import secrets
-import threading
 from urllib.parse import urljoin
 
-import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from bs4 import BeautifulSoup
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
-from support.plugin import base_config
-from support.servers import free_port
 
 REDIRECT = "https://portal.example/callback"
-
-
-@pytest.fixture
-def live(database_url, smtp):
-    """The app served by werkzeug in a thread on 127.0.0.1; its issuer is that address."""
-    from buergerkonto.idp import create_app
-    from buergerkonto.idp.extensions import db
-
-    port = free_port()
-    config = base_config(database_url, smtp.port)
-    config["ISSUER"] = f"http://127.0.0.1:{port}"
-    app = create_app(config)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, config["ISSUER"]
-    server.shutdown()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _browser_sign_in(base, email, password) -> requests.Session:
