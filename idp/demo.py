@@ -123,15 +123,15 @@ def seed_portal_clients(state: dict, portals: list[dict]) -> None:
                 row.set_client_metadata(metadata | uris)
 
 
-def portal_app(app, portal: dict, issuer: str, state: dict):
-    """The demo portal's Flask app for one seeded portal."""
+def portal_app(app, portal: dict, issuer: str, state: dict, folder: str | None = None):
+    """The demo portal's Flask app for one seeded portal (its session store in ``folder``)."""
     from buergerkonto.examples.portal import create_portal_app
 
     client = state["clients"][portal["key"]]
     return create_portal_app({
         "NAME": portal["NAME"], "COLOR": portal["COLOR"], "ISSUER": issuer, "BASE_URL": portal["base_url"],
         "CLIENT_ID": client["client_id"], "CLIENT_SECRET": client["client_secret"],
-        "SESSION_DB": str(Path(app.instance_path) / f"portal-{portal['key']}.sqlite"),
+        "SESSION_DB": str(Path(folder or app.instance_path) / f"portal-{portal['key']}.sqlite"),
         "SECRET_KEY": state.setdefault("portal_secret_" + portal["key"], secrets.token_urlsafe(32)),
     })
 
