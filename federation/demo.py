@@ -78,5 +78,5 @@ def start(app, state: dict, ctx: dict) -> dict:
                       UPSTREAM_NAME="Servicekonto Niedersachsen (Demo)")
     logins = ", ".join(f"{login} / {password} ({how})" for login, password, how in LOGINS)
     return {"servers": [NodeUpstream(process)],
-            "lines": [f"  State account:    {issuer}/ (\"Sign in with the Servicekonto\" on the sign-in page)",
+            "lines": [f"  State account:    {issuer}/ (\"Sign in with the service account of the Land\" on the sign-in page)",
                       f"    its citizens:   {logins}"]}
