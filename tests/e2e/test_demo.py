@@ -92,7 +92,7 @@ def staff_credentials(output: str) -> list[tuple[str, str, str]]:
     return re.findall(r"(\S+@\S+) / (\S+)\s+\(TOTP secret ([A-Z2-7]+)\)", output)
 
 
-def test_demo_serves_stops_on_ctrl_c_and_runs_again(tmp_path):
+def test_demo_serves_stops_on_ctrl_c_and_runs_again(tmp_path, new_context):
     instance = tmp_path / "instance"
     port = four_free_ports()
     node = shutil.which("node") is not None
@@ -114,7 +114,17 @@ def test_demo_serves_stops_on_ctrl_c_and_runs_again(tmp_path):
         if node:
             upstream = url_of(output, "State account")
             assert requests.get(upstream + "/.well-known/openid-configuration", timeout=10).ok
-            assert 'id="federation-sign-in"' in requests.get(idp + "/sign-in", timeout=10).text
+            # "Sign in with the service account of the Land" leads there and back (erika: eID).
+            page = new_context().new_page()
+            page.goto(idp + "/sign-in")
+            with page.expect_navigation():
+                page.click("#federation-sign-in")
+            assert page.url.startswith(upstream + "/interaction/")
+            page.fill("[name=login]", "erika")
+            page.fill("[name=password]", "eid-123456")
+            with page.expect_navigation(url=idp + "/federation/new"):
+                page.click("form[action$='/login'] button")
+            assert "erika.mustermann@servicekonto.example" in page.inner_text("main")
         else:
             assert "State account:    skipped (Node.js is not installed)" in output
     finally:

@@ -172,3 +172,9 @@ def test_citizen_journey_across_the_portal_network(network, new_context, axe, sc
     assert not signed_in_portal(citizen)
     citizen.goto(f"{idp}/account")
     assert urlsplit(citizen.url).path == "/sign-in"
+
+    # Signing in again asks for the second factor (the page is checked; the code is not sent).
+    fill(citizen, {"email": email, "password": CITIZEN_PASSWORD})
+    send(citizen)
+    assert urlsplit(citizen.url).path == "/sign-in/second-factor"
+    axe(citizen, "second factor")

@@ -86,6 +86,25 @@ def test_consent_page_of_an_external_portal_passes_axe(network, new_context, axe
     assert page.url.startswith(network.external) and signed_in_portal(page)
 
 
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_account_pages_pass_axe(network, new_context, axe, lang):
+    page = new_context(LOCALES[lang]).new_page()
+    sign_in(page, network, make_citizen(network, f"pages-{lang}"))
+    idp = network.issuer
+    for path in ("/account/profile", "/account/password", "/account/email", "/account/identity",
+                 "/account/delete", "/postbox"):
+        response = page.goto(idp + path)
+        assert response.status == 200 and urlsplit(page.url).path == path, page.url
+        assert axe(page, path) == lang
+
+    # Signing out at the Bürgerkonto without a portal's hint asks first, then says it is done.
+    page.goto(f"{idp}/end-session")
+    axe(page, "sign-out confirmation")
+    send(page)
+    assert page.locator("main form").count() == 0
+    axe(page, "signed out")
+
+
 def _tab_to(page, selector: str, limit: int = 40):
     """Press Tab until the focused element matches ``selector``; each focus stop must be visible."""
     for _ in range(limit):
