@@ -82,7 +82,8 @@ def test_citizen_journey_across_the_portal_network(network, new_context, axe, sc
     assert citizen.url.startswith(portal_b) and signed_in_portal(citizen)
     assert any(u.startswith(idp + "/authorize") for u in seen), seen
     assert not any("/sign-in" in u for u in seen), seen
-    assert citizen.locator("#level").inner_text() == "low"
+    assert citizen.locator("#level").get_attribute("data-level") == "low"
+    assert citizen.locator("#level").inner_text() == "normal"
 
     # A service that needs "substantial": the Bürgerkonto explains how to get there.
     citizen.goto(portal_b + "/service")
