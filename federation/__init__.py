@@ -8,7 +8,7 @@ identity to a Bürgerkonto, and bring its level and verified attributes along.
 def init_app(app):
     """Register pages, hooks, the account-page section, the sign-in button and the CLI."""
     from ..idp.hooks import Hooks
-    from . import cli, integration, models  # noqa: F401 - models must be known to the metadata
+    from . import cli, demo, integration, models  # noqa: F401 - models must be known to the metadata
     from .views import bp
 
     app.register_blueprint(bp)
@@ -24,6 +24,7 @@ def init_app(app):
     hooks.deleters.append(integration_delete)
     app.extensions["buergerkonto.account_sections"].append(integration.account_section)
     app.context_processor(integration.sign_in_extras)
+    app.extensions.setdefault("buergerkonto.demo_services", []).append(demo.start)
     app.config.setdefault("UPSTREAM_TIMEOUT", 3)
     app.config.setdefault("UPSTREAM_METADATA_TTL", 3600)
     app.config.setdefault("UPSTREAM_JWKS_MIN_REFETCH", 60)

@@ -99,11 +99,29 @@ def mail_deliver():
     click.echo(f"{mail.deliver_pending(limit=10_000)} message(s) delivered.")
 
 
-@main.command("demo")
+@main.group("demo", invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-def demo(host, port):
-    """Start the service with demo data on SQLite."""
+@click.option("--port", default=5000, show_default=True, type=int,
+              help="The Bürgerkonto's port; the portals use the next two, the state account the third.")
+@click.pass_context
+def demo(ctx, host, port):
+    """Start the service, two demo portals and (with Node.js) a state account, with demo data on SQLite."""
+    if ctx.invoked_subcommand is not None:
+        return
     from .demo import run_demo
 
     run_demo(host, port)
+
+
+@demo.command("codes")
+def demo_codes():
+    """Print the current sign-in code of each demo staff member (demo data only)."""
+    from flask import current_app
+
+    from .demo import current_codes
+
+    codes = current_codes(current_app.instance_path)
+    if not codes:
+        raise click.ClickException("No demo data here: run `buergerkonto demo` first.")
+    for email, code in codes:
+        click.echo(f"{email}: {code}")

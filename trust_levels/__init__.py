@@ -20,7 +20,7 @@ DEFAULTS = {
 
 def init_app(app):
     from ..idp.hooks import Hooks
-    from . import claims, cli, service, views_citizen, views_staff
+    from . import claims, cli, demo, service, views_citizen, views_staff
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -38,3 +38,4 @@ def init_app(app):
     hooks.deleters.append(service.delete_for_account)
     app.extensions["buergerkonto.account_sections"].append(views_citizen.account_section)
     cli.register(app)
+    app.extensions.setdefault("buergerkonto.demo_seeders", []).append(demo.seed)

@@ -22,6 +22,8 @@ from flask import Flask, abort, flash, redirect, render_template, request, sessi
 
 LOA = "http://eidas.europa.eu/LoA/"
 LEVELS = ["low", "substantial", "high"]
+# The levels' German names (BSI TR-03107-1), as the portal's German pages show them.
+LEVEL_NAMES = {"low": "normal", "substantial": "substantiell", "high": "hoch"}
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
@@ -89,7 +91,8 @@ def create_portal_app(config: dict) -> Flask:
     def inject():
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(24)
-        return {"portal": config, "citizen": current(), "csrf": session["csrf"], "level_of": level_of}
+        return {"portal": config, "citizen": current(), "csrf": session["csrf"], "level_of": level_of,
+                "level_names": LEVEL_NAMES}
 
     def check_csrf():
         if not secrets.compare_digest(request.form.get("csrf", ""), session.get("csrf", "") or "x"):

@@ -325,8 +325,9 @@ def _step_up(fp, client, required, achieved, essential):
     resume = url_for("oidc_authorize.resume", fp=fp)
     for provider in hooks().step_up_options:
         options.update(provider(auth.current_record(), resume) or {})
+    two_step = "mfa" in (auth.current_record().amr or [])
     return render_template("oidc/step_up.html", client=client, required=required, achieved=achieved,
-                           essential=essential, fp=fp, form=EmptyForm(), options=options), 200
+                           essential=essential, fp=fp, form=EmptyForm(), options=options, two_step=two_step), 200
 
 
 def _record_consent(account, client, consent, scopes):
