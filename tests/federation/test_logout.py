@@ -112,7 +112,8 @@ def test_signing_out_offers_signing_out_upstream_too(app, browser, federated, up
     assert back.startswith("/federation/signed-out?")
     final = browser.get(back)
     assert final.headers["Location"] == "/sign-in"
-    assert "signed out of the service account" in browser.get("/sign-in").get_data(as_text=True)
+    # The notice is checked in English (German is the default): ?lang=en on the page that shows it.
+    assert "You are also signed out of the service account." in browser.get("/sign-in?lang=en").get_data(as_text=True)
     # The upstream session is gone: the next upstream sign-in asks for the password again.
     start = browser.get("/federation/start")
     login_page = citizen_upstream.http.get(start.headers["Location"], timeout=10)
