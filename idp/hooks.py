@@ -34,6 +34,9 @@ class Hooks:
     # "qr_svg", "status"}}: the ways to raise the level that the step-up page offers; ``next_path``
     # resumes the portal's pending request afterwards.
     step_up_options: list[Callable] = field(default_factory=list)
+    # fn(account, client) called in the transaction that issues a portal an authorization code
+    # (the postbox indexes the portal's pairwise subject to address the citizen by it)
+    portal_sign_in: list[Callable] = field(default_factory=list)
 
 
 def hooks() -> Hooks:

@@ -201,6 +201,8 @@ def _issue(grant, account, record, scopes, acr, claims_request, fp):
     response = server().create_authorization_response(request=req, grant_user=account, grant=grant)
     if response.status_code == 302 and "code=" in (response.location or ""):
         _record_sign_in(account, req.client, record, scopes, acr)
+        for hook in hooks().portal_sign_in:
+            hook(account, req.client)
         events.record("oidc:authorize:code", account.id, client_id=req.client.client_id, sid=record.sid,
                       acr=acr)
     _forget(fp)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from .. import events
 from ..extensions import db
-from . import claims
+from . import api_scopes, claims
 from .models import ID_TOKEN_ALGORITHMS, Client, hash_secret
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -76,7 +76,7 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
     hosts = {urlsplit(u).hostname for u in redirect_uris}
     if subject_type == "pairwise" and len(hosts) > 1 and not sector_identifier:
         raise ClientInvalid("Redirect URIs on several hosts need a --sector-identifier.")
-    scopes = (scope or DEFAULT_SCOPE).split()
+    scopes = (scope or " ".join([DEFAULT_SCOPE] + api_scopes.names())).split()
     if "openid" not in scopes:
         scopes.insert(0, "openid")
 

@@ -13,7 +13,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..extensions import csrf, db
-from . import claims, keys
+from . import api_scopes, claims, keys
 from .server import server
 
 bp = Blueprint("oidc_endpoints", __name__)
@@ -75,7 +75,7 @@ def discovery():
         "revocation_endpoint": issuer + "/oauth/revoke",
         "introspection_endpoint": issuer + "/oauth/introspect",
         "end_session_endpoint": issuer + "/end-session",
-        "scopes_supported": list(claims.USER_SCOPES),
+        "scopes_supported": list(claims.USER_SCOPES) + api_scopes.names(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

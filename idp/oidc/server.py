@@ -12,8 +12,9 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import list_to_scope, scope_to_list
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -21,7 +22,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import events
 from ..extensions import db
 from ..models import WebSession
-from . import claims, keys
+from . import api_scopes, claims, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
 from .models import ClientAssertionJti, Client, Token, hash_token
@@ -98,11 +99,30 @@ def token_generator(config):
         scopes = scope_to_list(client.get_allowed_scope(scope) or "") or []
         if grant_type == "client_credentials":
             scopes = [s for s in scopes if s not in claims.USER_SCOPES]
+        scopes = api_scopes.for_grant(scopes, grant_type)
+        check_audience(list_to_scope(scopes))
         include_refresh_token = (include_refresh_token and "offline_access" in scopes
                                  and client.check_grant_type("refresh_token"))
         return bearer(grant_type, client, user, list_to_scope(scopes), expires_in, include_refresh_token)
 
     return generate
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the ``resource`` is not the audience the granted scopes give the token."""
+
+    error = "invalid_target"
+
+
+def check_audience(scope: str) -> None:
+    """One audience per token (``api_scopes``); an RFC 8707 ``resource`` must name it."""
+    if len(api_scopes.audiences(scope)) > 1:
+        raise InvalidScopeError("A token is for one API only: request the scopes of one API.")
+    resources = request.form.getlist("resource") if has_request_context() else []
+    if resources:
+        audience = api_scopes.audience_of(scope) or current_app.config["ISSUER"]
+        if len(resources) > 1 or resources[0] != audience:
+            raise InvalidTargetError("The 'resource' does not match the scopes of this grant.")
 
 
 class IssuerParameter(_IssuerParameter):
@@ -252,7 +272,7 @@ class UserInfoEndpoint(_UserInfoEndpoint):
 
     def __call__(self, request):
         token = self.resource_protector.acquire_token("openid")
-        if token.account is None:
+        if token.account is None or api_scopes.audience_of(token.scope) is not None:
             from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
             raise InvalidTokenError()

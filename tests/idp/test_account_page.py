@@ -81,7 +81,7 @@ def test_change_password_ends_the_other_sessions_but_not_this_one(app, signed_in
     assert signed_in.get("/account").status_code == 200
     assert phone.get("/account").status_code == 302
     assert "account:password:change" in database.tags(signed_in.account["id"])
-    assert "password" in smtp.wait_for(signed_in.account["email"])["Subject"].lower()
+    assert "passwort" in smtp.wait_for(signed_in.account["email"])["Subject"].lower()
     fresh = _browser(app)
     assert sign_in(fresh, signed_in.account["email"], signed_in.account["password"]).status_code == 401
     assert sign_in(fresh, signed_in.account["email"], NEW_PASSWORD).status_code == 302
@@ -111,7 +111,7 @@ def test_change_email_is_confirmed_by_the_new_address_before_it_counts(app, sign
     assert "account:email:change" in database.tags(row["id"])
     # The old address is told.
     notice = smtp.wait_for(old)
-    assert "changed" in notice["Subject"].lower()
+    assert "geändert" in notice["Subject"].lower()
     # The new address signs in, the old one no longer does.
     fresh = _browser(app)
     assert sign_in(fresh, old, signed_in.account["password"]).status_code == 401

@@ -55,10 +55,10 @@ def test_accounts_create_refuses_a_duplicate_address_in_any_spelling(runner, dat
 
 
 @pytest.mark.parametrize("password, reason", [
-    ("kurz", "at least 8"),
-    ("password123", "too common"),
+    ("kurz", "mindestens 8"),
+    ("password123", "zu weit verbreitet"),
     ("amtsleer-2026", None),  # fine: no refusal expected (control case)
-    ("Moormerland1", "place name"),
+    ("Moormerland1", "Ortsnamen"),
 ])
 def test_accounts_create_refuses_a_bad_password_with_the_reason(runner, database, password, reason):
     result = _create(runner, "--email", "pw@example.org", "--password", password, "--json")

@@ -80,7 +80,7 @@ def test_posts_without_a_valid_csrf_token_get_a_clear_400_and_change_nothing(app
         response = signed_in.post(form.get("action") or url, data=data)
         assert response.status_code == 400, url
         html = response.get_data(as_text=True)
-        assert "<h1>" in html and "security" in html.lower(), url
+        assert "<h1>" in html and "sicherheit" in html.lower(), url
         _assert_security_headers(response, url)
     assert database.snapshot() == before
     assert database.rows("SELECT id, ended_at FROM web_session ORDER BY id") == sessions_before

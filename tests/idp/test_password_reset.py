@@ -42,7 +42,7 @@ def test_reset_link_works_once(browser, smtp, make_account):
     assert _reset(browser, link).status_code == 302
     used = browser.get(link)
     assert used.status_code == 400
-    assert "already been used" in used.get_data(as_text=True)
+    assert "bereits verwendet" in used.get_data(as_text=True)
     # A forged post to the used link changes nothing either.
     token = browser.csrf_token("/forgot-password")
     again = browser.post(link, data={"csrf_token": token, "password": "Noch-ein-Versuch-99",
@@ -66,7 +66,7 @@ def test_reset_link_expires_after_one_hour(browser, smtp, make_account, monkeypa
         link = _ask_for_link(browser, smtp, account["email"])
     response = browser.get(link)
     assert response.status_code == 410
-    assert "expired" in response.get_data(as_text=True)
+    assert "abgelaufen" in response.get_data(as_text=True)
     assert sign_in(browser, account["email"], account["password"]).status_code == 302
 
 

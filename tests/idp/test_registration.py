@@ -49,7 +49,7 @@ def test_confirmation_link_works_once(browser, smtp, database):
     assert browser.get(link).status_code == 200
     again = browser.get(link)
     assert again.status_code == 400
-    assert "already been used" in again.get_data(as_text=True)
+    assert "bereits verwendet" in again.get_data(as_text=True)
 
 
 def test_confirmation_link_expires_after_24_hours(browser, smtp, database, monkeypatch):
@@ -60,7 +60,7 @@ def test_confirmation_link_expires_after_24_hours(browser, smtp, database, monke
     link = _confirm_link(smtp, "alt@example.org")
     response = browser.get(link)
     assert response.status_code == 410
-    assert "expired" in response.get_data(as_text=True)
+    assert "abgelaufen" in response.get_data(as_text=True)
     assert database.account("alt@example.org")["email_verified_at"] is None
     assert sign_in(browser, "alt@example.org", PASSWORD).status_code == 403
 

@@ -1,0 +1,143 @@
+"""The table: rows, targets from issue 8, pass or miss, growth with size, ratio to the peer."""
+
+ROWS = ["discovery", "jwks", "client_credentials", "signin", "refresh", "userinfo", "introspection", "postbox"]
+LABELS = {
+    "discovery": "discovery", "jwks": "JWKS", "client_credentials": "client credentials",
+    "signin": "password sign-in (full flow)", "refresh": "refresh grant", "userinfo": "userinfo",
+    "introspection": "introspection", "postbox": "postbox send / list",
+}
+# Requests (or sign-ins) per second on 2 cores, from issue 8.
+TARGETS = {"client_credentials": 1200, "refresh": 500, "signin": 50, "userinfo": 1500}
+RSS_LIMIT_MIB = 150
+# A rate at the largest size this much below the smallest size's counts as falling.
+GROWTH_TOLERANCE = 0.10
+
+
+def verdict(row) -> str:
+    m = row.median()
+    if row.skipped or m is None:
+        return "-"
+    misses = []
+    target = TARGETS.get(row.name)
+    if target and m.rate < target:
+        misses.append("rate")
+    if row.rss_mib > RSS_LIMIT_MIB:
+        misses.append("RSS")
+    if row.errors:
+        misses.append("errors")
+    return "pass" if not misses else "MISS (" + ", ".join(misses) + ")"
+
+
+def all_pass(rows) -> bool:
+    return all(not verdict(r).startswith("MISS") for r in rows if not r.name.startswith("peer"))
+
+
+def _size(size) -> str:
+    if size is None:
+        return "-"
+    return f"{size // 1_000_000}M" if size >= 1_000_000 and size % 1_000_000 == 0 else f"{size // 1000}k"
+
+
+def cells(row) -> list[str]:
+    m = row.median()
+    label = LABELS.get(row.name, row.name)
+    if row.skipped or m is None:
+        return [label, _size(row.size), "-", "-", "-", "-", "-", "-", "-", "-", "-"]
+    target = TARGETS.get(row.name)
+    return [label, _size(row.size), f"{m.rate:,.0f}", f"{m.p50_ms:.1f}", f"{m.p99_ms:.1f}", f"{m.cpu_ms:.2f}",
+            f"{m.db_cpu_ms:.2f}" if row.size is not None else "-", f"{row.rss_mib:.0f}", str(row.errors),
+            f"≥ {target:,}" if target else "-", verdict(row) if not row.name.startswith("peer") else "-"]
+
+
+HEAD = ["row", "accounts", "rate/s", "p50 ms", "p99 ms", "CPU ms/req", "DB CPU ms/req", "peak RSS MiB/worker",
+        "errors", "target/s", "result"]
+
+
+def table(rows) -> str:
+    lines = ["| " + " | ".join(HEAD) + " |", "|" + "|".join("---" for _ in HEAD) + "|"]
+    lines += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def print_row(row) -> None:
+    m = row.median()
+    if row.skipped or m is None:
+        print(f"    {row.note}", flush=True)
+        return
+    print(f"    {m.rate:,.0f}/s  p50 {m.p50_ms:.1f} ms  p99 {m.p99_ms:.1f} ms  CPU {m.cpu_ms:.2f} ms/req  "
+          f"DB {m.db_cpu_ms:.2f} ms/req  RSS {row.rss_mib:.0f} MiB  errors {row.errors}", flush=True)
+
+
+def print_header(info, args) -> None:
+    print(f"Bürgerkonto benchmark: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB, "
+          f"load {info['load_before'][0]:.2f}")
+    print(f"  sizes {args.sizes}, {args.connections} connections, {args.threads} wrk threads, "
+          f"{args.workers} workers, warm-up {args.warmup:g} s, {args.runs} x {args.duration:g} s (median)",
+          flush=True)
+
+
+def growth(rows) -> list[str]:
+    by_name = {}
+    for r in rows:
+        if r.size is not None and r.median() is not None and not r.skipped:
+            by_name.setdefault(r.name, []).append(r)
+    notes = []
+    for name, series in by_name.items():
+        if len(series) < 2:
+            continue
+        series.sort(key=lambda r: r.size)
+        first, last = series[0].median().rate, series[-1].median().rate
+        change = (last - first) / first if first else 0.0
+        flag = "FALLS" if change < -GROWTH_TOLERANCE else "steady"
+        notes.append(f"- {LABELS[name]}: {first:,.0f}/s at {_size(series[0].size)} -> {last:,.0f}/s at "
+                     f"{_size(series[-1].size)} ({change:+.0%}) {flag}")
+    return notes
+
+
+def ratios(rows, peer_rows) -> list[str]:
+    peer = {r.name: r.median().rate for r in peer_rows if r.median()}
+    notes = []
+    for r in rows:
+        m = r.median()
+        if m is None or r.skipped:
+            continue
+        if r.name == "client_credentials":
+            for key, what in (("peer client_credentials (opaque)", "opaque vs opaque, the like-for-like ratio"),
+                              ("peer client_credentials (jwt)", "our opaque vs its ES256 JWT, for reference")):
+                if peer.get(key):
+                    notes.append(f"- client credentials at {_size(r.size)}: {m.rate / peer[key]:.2f}x "
+                                 f"node-oidc-provider ({what}; aim >= 0.35x)")
+        if r.name == "discovery" and peer.get("peer discovery"):
+            notes.append(f"- discovery at {_size(r.size)}: {m.rate / peer['peer discovery']:.2f}x node-oidc-provider")
+    return notes
+
+
+def render(rows, peer_rows, info, args) -> str:
+    a2 = info.get("argon2", {})
+    out = [
+        f"Machine: {info['nproc']} CPUs, {info['cpu']}, {info['memory_gib']} GiB RAM; load average before the run "
+        f"{', '.join(f'{x:.2f}' for x in info['load_before'])}",
+        f"Versions: Python {info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+        + f", {info['postgresql']}, {info['wrk']}, Node {info['node']}, oidc-provider {info['oidc-provider']}",
+        f"argon2id: m = {a2.get('ARGON2_MEMORY_KIB', 0) // 1024} MiB, t = {a2.get('ARGON2_TIME_COST')}, "
+        f"p = {a2.get('ARGON2_PARALLELISM')}",
+        f"Load: wrk, {args.connections} connections, {args.threads} threads; warm-up {args.warmup:g} s, median of "
+        f"{args.runs} x {args.duration:g} s; service: buergerkonto serve --workers {args.workers} (gunicorn, sync) "
+        f"{(' ' + args.gunicorn_args) if args.gunicorn_args else ''}{(' env ' + ' '.join(args.env)) if args.env else ''} "
+        f"on PostgreSQL; database at the end: {info.get('database', {})}",
+        "",
+        table(rows + peer_rows),
+        "",
+        "CPU ms/req: utime+stime of the gunicorn master and workers (or the Node cluster) per request; "
+        "DB CPU: the same for PostgreSQL's processes. Sign-in rows count whole sign-ins, not HTTP requests.",
+    ]
+    notes = [f"- {LABELS.get(r.name, r.name)} ({_size(r.size)}): {r.note}" for r in rows + peer_rows if r.note]
+    if notes:
+        out += ["", "Notes:"] + sorted(set(notes), key=notes.index)
+    g = growth(rows)
+    if g:
+        out += ["", f"Growth (falling = more than {GROWTH_TOLERANCE:.0%} lower at the larger size):"] + g
+    r = ratios(rows, peer_rows)
+    if r:
+        out += ["", f"Against node-oidc-provider ({args.workers} cluster workers, same wrk settings):"] + r
+    return "\n".join(out)

@@ -1,0 +1,124 @@
+"""The benchmark harness itself (bench/): its load scripts, its /proc readings and its verdicts.
+
+These are not benchmarks and time nothing; they pin what the numbers in
+bench/RESULTS.md rest on: that a single-use token pool really sends every
+refresh token once, that wrk's result is read, and that a missed target or
+an error turns the row into a miss.
+"""
+
+import importlib.util
+import os
+import shutil
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_bench():
+    """Import bench/ as a package without putting the repository root (and its ``mailbox``) on sys.path."""
+    if "bench" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("bench", ROOT / "bench" / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT / "bench")])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["bench"]
+
+
+_load_bench()
+from bench import report, service, wrk  # noqa: E402
+from bench.runner import Row  # noqa: E402
+
+needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers 200 and remembers the token of each request."""
+
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def do_POST(self):  # noqa: N802 - http.server's hook name
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        with self.lock:
+            self.seen.append(body)
+        status = 400 if "pool-exhausted" in body else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorder():
+    _Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.seen
+    server.shutdown()
+    server.server_close()
+
+
+@needs_wrk
+def test_single_use_pool_sends_every_token_at_most_once_across_threads(recorder):
+    base, seen = recorder
+    pool = [f"t{i:05d}" for i in range(200_000)]
+    request = wrk.Request("POST", "/token", {"Content-Type": "application/x-www-form-urlencoded"},
+                          "refresh_token={TOKEN}", pool=[], once=True)
+    sample = wrk.run_wrk(shutil.which("wrk"), base, request, 1, connections=4, threads=2, pool=pool)
+    assert sample.requests > 0 and sample.errors == 0
+    tokens = [body.split("=", 1)[1] for body in seen]
+    assert len(tokens) == len(set(tokens)), "a single-use token was sent twice"
+    assert set(tokens) <= set(pool)
+
+
+@needs_wrk
+def test_an_exhausted_pool_shows_as_errors_not_as_reused_tokens(recorder):
+    base, seen = recorder
+    request = wrk.Request("POST", "/token", {}, "refresh_token={TOKEN}", pool=[], once=True)
+    sample = wrk.run_wrk(shutil.which("wrk"), base, request, 1, connections=2, threads=2, pool=["a", "b"])
+    assert sample.errors > 0
+    assert sorted(b for b in seen if "pool-exhausted" not in b) == ["refresh_token=a", "refresh_token=b"]
+
+
+def test_cpu_of_a_process_tree_counts_this_process():
+    tree = service.ProcessTree(os.getpid())
+    before = tree.cpu()
+    sum(i * i for i in range(2_000_000))
+    assert tree.cpu() > before
+
+
+def _row(name, rate, errors=0, rss=90.0):
+    row = Row(name, 10_000)
+    row.samples.append(wrk.Sample(requests=int(rate * 10), seconds=10, errors=errors, p50_ms=1, p99_ms=2))
+    row.errors, row.rss_mib = errors, rss
+    return row
+
+
+def test_a_row_below_its_target_is_a_miss_and_at_its_target_a_pass():
+    assert report.verdict(_row("client_credentials", 1199)).startswith("MISS")
+    assert report.verdict(_row("client_credentials", 1200)) == "pass"
+
+
+def test_errors_or_too_much_memory_make_a_row_miss_even_without_a_rate_target():
+    assert "errors" in report.verdict(_row("introspection", 5000, errors=1))
+    assert "RSS" in report.verdict(_row("discovery", 5000, rss=151))
+    assert not report.all_pass([_row("discovery", 5000, rss=151)])
+
+
+def test_a_rate_that_falls_with_the_number_of_accounts_is_flagged():
+    small, large = _row("userinfo", 2000), _row("userinfo", 1500)
+    large.size = 1_000_000
+    assert "FALLS" in report.growth([small, large])[0]
+    steady = _row("userinfo", 1950)
+    steady.size = 1_000_000
+    assert "steady" in report.growth([small, steady])[0]

@@ -1,0 +1,78 @@
+"""Level gating: a message above the sign-in's level shows sender and date only, until step-up."""
+
+import pyotp
+import pytest
+
+from support.a11y import check_page
+from support.plugin import sign_in
+
+
+@pytest.fixture
+def proven(app):
+    """Identity proofing at ``substantial`` for every account (what trust_levels registers after a check)."""
+    app.extensions["buergerkonto.hooks"].proofing_level.append(lambda account: "substantial")
+
+
+@pytest.fixture
+def totp_citizen(app, make_account, browser, proven):
+    """A citizen with two-step sign-in, signed in with the password only (level low)."""
+    from buergerkonto.idp import totp
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.models import Account
+    from buergerkonto.idp.timeutil import utcnow
+
+    secret = pyotp.random_base32()
+    account = make_account()
+    with app.app_context():
+        row = db.session.get(Account, account["id"])
+        row.totp_secret = totp.encrypt_secret(secret, row.id)
+        row.totp_enabled_at = utcnow()
+        db.session.commit()
+    response = sign_in(browser, account["email"], account["password"])
+    assert response.status_code == 302 and "/second-factor" in response.headers["Location"]
+    done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 302
+    return dict(account, secret=secret)
+
+
+def test_low_token_lists_sender_and_date_only_and_must_step_up(leer, citizen, client, kit):
+    sent = leer.send(leer.portal_token(), leer.sub(), min_level="substantial", reference="AZ-1", attachments=[
+        {"filename": "a.pdf", "content_type": "application/pdf", "content": kit.b64(kit.pdf())}])
+    message_id = sent.get_json()["id"]
+    token = leer.citizen_token()
+    [item] = client.get(f"{kit.API}/messages", headers=kit.bearer(token)).get_json()["items"]
+    assert item["locked"] is True and item["sender"]["name"] == "Stadt Leer" and item["created_at"]
+    assert not {"subject", "reference", "kind", "status", "attachment_count"} & set(item)
+    for path in ("", "/attachments/0"):
+        response = client.get(f"{kit.API}/messages/{message_id}{path}", headers=kit.bearer(token))
+        assert response.status_code == 401 and response.mimetype == "application/problem+json"
+        assert 'error="insufficient_user_authentication"' in response.headers["WWW-Authenticate"]
+        assert 'acr_values="http://eidas.europa.eu/LoA/substantial"' in response.headers["WWW-Authenticate"]
+        assert response.get_json()["min_level"] == "substantial"
+    # Still unread: looking at a locked message does not open it.
+    status = client.get(f"{kit.API}/messages/{message_id}/status", headers=kit.bearer(leer.portal_token()))
+    assert status.get_json()["state"] == "delivered"
+
+
+def test_token_from_a_substantial_sign_in_reads_it(leer, totp_citizen, client, kit):
+    sent = leer.send(leer.portal_token(), leer.sub(), min_level="substantial")
+    tokens = leer.citizen_tokens(acr_values="http://eidas.europa.eu/LoA/substantial")
+    response = client.get(f"{kit.API}/messages/{sent.get_json()['id']}", headers=kit.bearer(tokens["access_token"]))
+    assert response.status_code == 200 and response.get_json()["subject"] == "Ihr Bescheid"
+    # ... but not a message for "high".
+    high = leer.send(leer.portal_token(), leer.sub(), min_level="high").get_json()["id"]
+    response = client.get(f"{kit.API}/messages/{high}", headers=kit.bearer(tokens["access_token"]))
+    assert response.status_code == 401 and response.get_json()["min_level"] == "high"
+
+
+def test_postbox_page_locks_message_above_the_session_level(leer, citizen, browser, kit):
+    message_id = leer.send(leer.portal_token(), leer.sub(), min_level="substantial",
+                           subject="Nur substantiell").get_json()["id"]
+    inbox = browser.get("/postbox")
+    check_page(inbox, 200)
+    assert "Nur substantiell" not in inbox.get_data(as_text=True)
+    locked = browser.get(f"/postbox/{message_id}")
+    check_page(locked, 403)
+    text = locked.get_data(as_text=True)
+    assert "Nur substantiell" not in text and "Vertrauensniveau" in text
+    assert browser.get(f"/postbox/{message_id}/attachments/0").status_code == 404

@@ -1,0 +1,73 @@
+"""The citizen's postbox pages: list with unread marks, reading, downloads, deletion, timelines."""
+
+from support.a11y import check_page
+
+
+def _send(leer, kit, **fields):
+    response = leer.send(leer.portal_token(), leer.sub(), **fields)
+    assert response.status_code == 201
+    return response.get_json()["id"]
+
+
+def test_inbox_marks_unread_and_reading_clears_the_mark(leer, citizen, browser, kit):
+    message_id = _send(leer, kit, subject="Bescheid Hundesteuer", attachments=[
+        {"filename": "bescheid.pdf", "content_type": "application/pdf", "content": kit.b64(kit.pdf())}])
+    inbox = browser.get("/postbox")
+    soup = check_page(inbox, 200)
+    assert soup.find("html")["lang"] == "de"
+    row = soup.select_one("tr.unread")
+    assert row is not None and "Ungelesen" in row.get_text() and "Bescheid Hundesteuer" in row.get_text()
+    page = browser.get(f"/postbox/{message_id}")
+    soup = check_page(page, 200)
+    assert soup.h1.get_text() == "Bescheid Hundesteuer" and "Stadt Leer" in soup.get_text()
+    link = soup.select_one("a[download]")
+    download = browser.get(link["href"])
+    assert download.status_code == 200 and download.data == kit.pdf()
+    assert check_page(browser.get("/postbox"), 200).select_one("tr.unread") is None
+
+
+def test_delete_from_the_page_needs_the_form_and_hides_the_message(leer, citizen, browser, client, kit):
+    message_id = _send(leer, kit, subject="Zu löschen")
+    # Without the CSRF token nothing happens.
+    client.post(f"/postbox/{message_id}/delete")
+    assert "Zu löschen" in browser.get("/postbox").get_data(as_text=True)
+    page = browser.get(f"/postbox/{message_id}")
+    form = browser.soup(page).select_one(f"form[action='/postbox/{message_id}/delete']")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[name]")}
+    response = browser.post(form["action"], data=data)
+    assert response.status_code == 302
+    inbox = browser.get("/postbox")
+    check_page(inbox, 200)
+    assert "Zu löschen" not in inbox.get_data(as_text=True)
+    assert browser.get(f"/postbox/{message_id}").status_code == 404
+
+
+def test_timelines_and_account_section(leer, citizen, browser, kit):
+    for state in ("SUBMITTED", "PROCESSING", "ACTION_REQUIRED"):
+        _send(leer, kit, kind="status", status=state, reference="GEW-2026-3", subject=f"Gewerbe {state}")
+    soup = check_page(browser.get("/postbox"), 200)
+    timeline = soup.select_one("ol.timeline")
+    steps = [li.get_text(" ", strip=True) for li in timeline.select("li")]
+    assert ["Eingereicht" in steps[0], "In Bearbeitung" in steps[1], "Handlung erforderlich" in steps[2]] == [True] * 3
+    assert "Aktueller Stand: Handlung erforderlich" in soup.get_text(" ", strip=True)
+    account = check_page(browser.get("/account"), 200)
+    section = account.select_one("section[aria-labelledby=postbox-h]")
+    assert "Ungelesene Nachrichten: 3" in section.get_text() and section.select_one("a[href='/postbox']")
+
+
+def test_pages_in_english_and_empty(citizen, browser):
+    soup = check_page(browser.get("/postbox?lang=en"), 200)
+    assert soup.h1.get_text() == "My postbox" and "There are no messages here." in soup.get_text()
+
+
+def test_pages_need_sign_in_and_hide_other_citizens_messages(leer, citizen, browser, make_account, app, kit):
+    from support.plugin import sign_in
+
+    message_id = _send(leer, kit)
+    assert app.test_client().get("/postbox").status_code == 302
+    browser.submit("/sign-out", {})
+    other = make_account()
+    sign_in(browser, other["email"], other["password"])
+    assert browser.get(f"/postbox/{message_id}").status_code == 404
+    assert browser.get(f"/postbox/{message_id}/attachments/0").status_code == 404
+    assert browser.get("/postbox?cursor=garbage").status_code == 302

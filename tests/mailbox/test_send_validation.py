@@ -1,0 +1,114 @@
+"""Refused sends: 400 names the failing field, 413 for sizes, 415 for types (by content)."""
+
+import pytest
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def send(leer, citizen):
+    token, sub = leer.portal_token(), leer.sub()
+
+    def call(**fields):
+        return leer.send(token, fields.pop("recipient", sub), **fields)
+
+    call.sub = sub
+    call.token = token
+    return call
+
+
+def _pointers(response) -> set[str]:
+    assert response.mimetype == "application/problem+json", response.get_data(as_text=True)[:200]
+    return {e.get("pointer") for e in response.get_json()["errors"]}
+
+
+@pytest.mark.parametrize("fields,pointer", [
+    ({"subject": ""}, "/subject"),
+    ({"subject": "x" * 256}, "/subject"),
+    ({"subject": "Zeile\nZwei"}, "/subject"),
+    ({"subject": 5}, "/subject"),
+    ({"body": "x" * (64 * 1024 + 1)}, "/body"),
+    ({"kind": "letter"}, "/kind"),
+    ({"kind": None}, "/kind"),
+    ({"min_level": "medium"}, "/min_level"),
+    ({"kind": "status", "status": "RECEIVED"}, "/reference"),
+    ({"kind": "status", "reference": "AZ-1"}, "/status"),
+    ({"status": "RECEIVED", "reference": "AZ-1"}, "/status"),
+    ({"kind": "status", "reference": "AZ-1", "status": "DONE"}, "/status"),
+    ({"reply_to": "not an address"}, "/reply_to"),
+    ({"reference": "x" * 101}, "/reference"),
+    ({"colour": "blue"}, "/colour"),
+    ({"attachments": {"filename": "a.pdf"}}, "/attachments"),
+    ({"attachments": [{"filename": "../etc/passwd", "content_type": "application/pdf", "content": "JVBERi0="}]},
+     "/attachments/0/filename"),
+    ({"attachments": [{"filename": "a.pdf", "content_type": "application/pdf", "content": "%%%"}]},
+     "/attachments/0/content"),
+])
+def test_bad_fields_are_400_with_the_failing_field(send, fields, pointer):
+    response = send(**fields)
+    assert response.status_code == 400
+    assert pointer in _pointers(response)
+
+
+def test_unknown_recipient_is_400_on_recipient(send, landkreis):
+    response = send(recipient="someone-else")
+    assert response.status_code == 400 and _pointers(response) == {"/recipient"}
+    # Another sector's pairwise subject of the same citizen does not address them either.
+    response = send(recipient=landkreis.sub())
+    assert response.status_code == 400 and _pointers(response) == {"/recipient"}
+
+
+def test_body_must_be_a_json_object(leer, citizen, send):
+    headers = {"Authorization": f"Bearer {send.token}"}
+    response = leer.http.post("/api/postbox/v1/messages", data="{not json", headers=headers,
+                              content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    response = leer.http.post("/api/postbox/v1/messages", json=[1, 2], headers=headers)
+    assert response.status_code == 400
+    response = leer.http.post("/api/postbox/v1/messages", data="recipient=x", headers=headers,
+                              content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+def test_pdf_png_and_jpeg_are_accepted_by_content(send, kit):
+    files = [{"filename": "bescheid.pdf", "content_type": "application/pdf", "content": kit.b64(kit.pdf())},
+             {"filename": "plan.png", "content_type": "image/png", "content": kit.b64(kit.PNG)},
+             {"filename": "foto.jpg", "content_type": "image/jpeg; charset=binary", "content": kit.b64(kit.JPEG)}]
+    assert send(attachments=files).status_code == 201
+
+
+@pytest.mark.parametrize("content,declared", [
+    (b"MZ\x90\x00 this is an executable", "application/pdf"),
+    (b"<html><script>alert(1)</script></html>", "application/pdf"),
+    (b"GIF89a....", "image/png"),
+])
+def test_other_types_are_415_whatever_the_header_says(send, content, declared, kit):
+    response = send(attachments=[{"filename": "x.pdf", "content_type": declared, "content": kit.b64(content)}])
+    assert response.status_code == 415
+    assert _pointers(response) == {"/attachments/0/content"}
+
+
+def test_declared_type_must_match_the_content(send, kit):
+    response = send(attachments=[{"filename": "x.png", "content_type": "image/png", "content": kit.b64(kit.pdf())}])
+    assert response.status_code == 415 and _pointers(response) == {"/attachments/0/content_type"}
+
+
+def test_an_attachment_over_10_mib_is_413(send, kit):
+    big = b"%PDF-" + b"0" * (10 * MIB)
+    response = send(attachments=[{"filename": "big.pdf", "content_type": "application/pdf", "content": kit.b64(big)}])
+    assert response.status_code == 413 and _pointers(response) == {"/attachments/0/content"}
+
+
+def test_attachments_over_25_mib_together_are_413(send, kit):
+    ten = kit.b64(b"%PDF-" + b"0" * (10 * MIB - 5))
+    rest = kit.b64(b"%PDF-" + b"0" * (5 * MIB + MIB // 2))
+    files = [{"filename": f"{n}.pdf", "content_type": "application/pdf", "content": c}
+             for n, c in enumerate([ten, ten, rest])]
+    response = send(attachments=files)
+    assert response.status_code == 413 and _pointers(response) == {"/attachments"}
+
+
+def test_exactly_10_mib_is_accepted(send, kit):
+    ten = kit.b64(b"%PDF-" + b"0" * (10 * MIB - 5))
+    assert send(attachments=[{"filename": "ten.pdf", "content_type": "application/pdf", "content": ten}]
+                ).status_code == 201
