@@ -109,7 +109,12 @@ def sign_out() -> WebSession | None:
     record = current_record()
     if record is not None:
         end_session(record, "logout")
+    # The chosen language is a display preference, not part of the sign-in: the
+    # signed-out page and the next sign-in stay in it.
+    locale = session.get("locale")
     session.clear()
+    if locale is not None:
+        session["locale"] = locale
     session.record = None
     session.token = None
     return record

@@ -178,6 +178,16 @@ def test_language_switch_persists_in_the_session(client):
     assert _lang(client.get("/register")) == "de"
 
 
+def test_language_choice_survives_signing_out(signed_in):
+    """Signing out ends the sign-in, not the citizen's language: the next page stays English."""
+    signed_in.get("/account?lang=en")
+    response = signed_in.submit("/sign-out", {})
+    assert response.status_code == 302
+    assert signed_in.get("/account").status_code == 302  # really signed out
+    page = signed_in.get("/sign-in")
+    assert _lang(page) == "en" and _h1(page) == "Sign in to your Bürgerkonto"
+
+
 def test_unknown_language_parameter_is_ignored(client):
     response = client.get("/sign-in?lang=xx")
     assert response.status_code == 200

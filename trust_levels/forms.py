@@ -63,7 +63,9 @@ class StaffCodeForm(FlaskForm):
 
 
 class LookupForm(FlaskForm):
-    code = StringField(_l("Check code (type it or scan the QR code)"),
+    # Not named ``code``: it holds a citizen's check code, not the staff member's own one-time
+    # code, so it carries no autocomplete purpose (WCAG 1.3.5 covers data about the user only).
+    check_code = StringField(_l("Check code (type it or scan the QR code)"),
                        validators=[DataRequired(_l("Please enter the code.")), Length(max=20)],
                        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"})
 

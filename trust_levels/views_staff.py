@@ -165,10 +165,10 @@ def home():
     form = LookupForm()
     if form.validate_on_submit():
         try:
-            check = service.find_check(staff, form.code.data, request.remote_addr)
+            check = service.find_check(staff, form.check_code.data, request.remote_addr)
         except service.TrustError as exc:
             db.session.commit()  # the search stays in the audit log and the throttle counts
-            form.code.errors.append(str(exc.message))
+            form.check_code.errors.append(str(exc.message))
             return _page("home.html", status=404 if isinstance(exc, service.CodeUnknown) else 409,
                          form=form, held=_held(staff))
         opened = [i for i in session.get(_OPENED, []) if isinstance(i, int)][-20:]

@@ -77,9 +77,10 @@ def test_missing_iss_is_refused_when_the_upstream_announces_it(app, browser, cit
 
 
 def test_error_response_from_the_upstream_is_refused(app, browser, federated):
+    browser.get("/?lang=en")  # the wording is checked in English; German is the default
     response = federated("erika", abort=True)
     _refused_cleanly(app, browser, response, "error:access_denied", status=401)
-    assert "cancelled" in response.get_data(as_text=True)
+    assert "The sign-in at the service account was cancelled." in response.get_data(as_text=True)
 
 
 def test_code_rejected_at_the_token_endpoint_is_refused(app, browser, citizen_upstream):

@@ -98,6 +98,7 @@ def test_forged_kids_on_logout_tokens_do_not_refetch_keys_every_time(app, browse
 
 
 def test_signing_out_offers_signing_out_upstream_too(app, browser, federated, upstream, citizen_upstream):
+    browser.get("/sign-in?lang=en")  # the notice is checked in English; German is the default
     account_id = _create(browser, federated)
     signed_out = browser.post("/sign-out", data={"csrf_token": browser.csrf_token("/sign-out")})
     assert signed_out.headers["Location"] == "/sign-in"
@@ -112,7 +113,7 @@ def test_signing_out_offers_signing_out_upstream_too(app, browser, federated, up
     assert back.startswith("/federation/signed-out?")
     final = browser.get(back)
     assert final.headers["Location"] == "/sign-in"
-    assert "signed out of the service account" in browser.get("/sign-in").get_data(as_text=True)
+    assert "You are also signed out of the service account." in browser.get("/sign-in").get_data(as_text=True)
     # The upstream session is gone: the next upstream sign-in asks for the password again.
     start = browser.get("/federation/start")
     login_page = citizen_upstream.http.get(start.headers["Location"], timeout=10)

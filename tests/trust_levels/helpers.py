@@ -57,7 +57,7 @@ def request_check(citizen: Browser, **overrides) -> str:
 
 
 def look_up(staff: Browser, code: str):
-    return staff.submit("/staff/home", {"code": code}, selector=FORM)
+    return staff.submit("/staff/home", {"check_code": code}, selector=FORM)
 
 
 def document(number="L01X00T47", expires=None, doc_type="idcard", country="DEU", **person):

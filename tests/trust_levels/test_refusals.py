@@ -71,7 +71,7 @@ def test_expired_code_is_refused(app, citizen, office, make_staff):
     staff = make_staff(office["id"])
     response = look_up(staff, code)
     assert response.status_code == 409
-    assert Browser.soup(response).select_one("#code-error") is not None
+    assert Browser.soup(response).select_one("#check_code-error") is not None
 
 
 def test_unknown_code_is_refused_and_throttled(app, office, make_staff):
@@ -229,7 +229,7 @@ def test_staff_idle_timeout_ends_access(app, office, make_staff):
 
 def test_staff_forms_need_csrf_token(office, make_staff):
     staff = make_staff(office["id"])
-    assert staff.post("/staff/home", data={"code": "AAAA-AAAA"}).status_code == 400
+    assert staff.post("/staff/home", data={"check_code": "AAAA-AAAA"}).status_code == 400
 
 
 def test_verifier_cannot_export_audit_csv(office, make_staff):
