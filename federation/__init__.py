@@ -16,6 +16,7 @@ def init_app(app):
     hooks: Hooks = app.extensions["buergerkonto.hooks"]
     hooks.session_level.append(integration.session_level)
     hooks.step_up_options.append(integration.step_up_options)
+    hooks.discovery.append(integration.discovery_metadata)
     hooks.proofing_level.append(integration.proofing_level)
     hooks.verified_claims.append(integration.verified_claims)
     hooks.session_ended.append(integration.session_ended)

@@ -154,3 +154,16 @@ def step_up_options(web_session, next_path: str | None = None) -> dict:
         "description": _("With the online ID function of your ID card you reach the highest level."),
         "url": url_for("federation.start", next=next_path or "/account"),
     }}
+
+
+def discovery_metadata() -> dict:
+    """What discovery advertises for attributes vouched for by the Land's service account."""
+    settings = upstream_settings.current()
+    if settings is None or not settings.client_id:
+        return {}
+    return {
+        "trust_frameworks_supported": [current_app.config.get("UPSTREAM_TRUST_FRAMEWORK", "eidas")],
+        "evidence_supported": ["vouch"],
+        "claims_in_verified_claims_supported": ["given_name", "family_name", "birthdate", "place_of_birth",
+                                                "address", "nationalities"],
+    }

@@ -27,6 +27,9 @@ class Hooks:
     # fn(account, web_session, requested: dict | None) -> list of OIDC4IDA verified_claims
     # objects (may be empty); the OIDC provider merges them into ID token and userinfo.
     verified_claims: list[Callable] = field(default_factory=list)
+    # fn() -> dict of discovery metadata a part adds (lists are merged), e.g. the
+    # OIDC4IDA trust frameworks and evidence it can assert.
+    discovery: list[Callable] = field(default_factory=list)
     # fn(web_session) -> "low" | "substantial" | "high" | None: how strong this session's
     # authentication was when a part (federation: the upstream eID sign-in) knows better than amr.
     session_level: list[Callable] = field(default_factory=list)

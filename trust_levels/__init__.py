@@ -34,6 +34,7 @@ def init_app(app):
     hooks.proofing_level.append(claims.proofing_level)
     hooks.verified_claims.append(claims.verified_claims)
     hooks.step_up_options.append(claims.step_up_options)
+    hooks.discovery.append(claims.discovery_metadata)
     hooks.exporters["identity_verification"] = service.export
     hooks.deleters.append(service.delete_for_account)
     app.extensions["buergerkonto.account_sections"].append(views_citizen.account_section)

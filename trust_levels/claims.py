@@ -175,3 +175,16 @@ def step_up_options(web_session, next_path: str | None = None) -> dict:
         "code_expires_at": _iso(check.expires_at) if check else None,
         "qr_svg": codes.qr_svg(code, _("QR code with your check code")) if code else None,
     }}
+
+
+def discovery_metadata() -> dict:
+    """What discovery advertises for the Bürgerbüro's verifications (OIDC4IDA §8)."""
+    from .models import DOCUMENT_TYPES
+
+    return {
+        "trust_frameworks_supported": [current_app.config["TRUST_FRAMEWORK"]],
+        "evidence_supported": ["document"],
+        "documents_supported": list(DOCUMENT_TYPES),
+        "documents_check_methods_supported": ["pipp"],
+        "claims_in_verified_claims_supported": list(CLAIM_NAMES),
+    }

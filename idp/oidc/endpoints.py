@@ -100,6 +100,12 @@ def discovery():
         "frontchannel_logout_supported": False,
         "verified_claims_supported": bool(current_app.extensions["buergerkonto.hooks"].verified_claims),
     }
+    for contribute in current_app.extensions["buergerkonto.hooks"].discovery:
+        for key, value in contribute().items():
+            if isinstance(value, list):
+                metadata[key] = sorted(set(metadata.get(key, [])) | set(value))
+            else:
+                metadata.setdefault(key, value)
     response = jsonify(metadata)
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
