@@ -84,7 +84,19 @@ class StaffMember(db.Model):
         return self.totp_enabled_at is not None
 
 
-class IdentityCheck(db.Model):
+class PersonData:
+    """The attributes as on the ID card: what the citizen enters and staff confirm."""
+
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    birthdate: Mapped[date] = mapped_column(Date)
+    place_of_birth: Mapped[str] = mapped_column(String(100))
+    street_address: Mapped[str] = mapped_column(String(200))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    locality: Mapped[str] = mapped_column(String(100))
+
+
+class IdentityCheck(PersonData, db.Model):
     """A citizen's request to have their identity checked: the data as on the ID card, and a code.
 
     The code is what the citizen shows at the counter. Only its keyed hash is
@@ -97,13 +109,6 @@ class IdentityCheck(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     code_sealed: Mapped[str] = mapped_column(String(255))
-    given_name: Mapped[str] = mapped_column(String(100))
-    family_name: Mapped[str] = mapped_column(String(100))
-    birthdate: Mapped[date] = mapped_column(Date)
-    place_of_birth: Mapped[str] = mapped_column(String(100))
-    street_address: Mapped[str] = mapped_column(String(200))
-    postal_code: Mapped[str] = mapped_column(String(10))
-    locality: Mapped[str] = mapped_column(String(100))
     country: Mapped[str] = mapped_column(String(2), default="DE")
     # open -> confirmed | held | cancelled
     status: Mapped[str] = mapped_column(String(16), default="open")
@@ -114,7 +119,7 @@ class IdentityCheck(db.Model):
     account: Mapped[Account] = relationship()
 
 
-class Verification(db.Model):
+class Verification(PersonData, db.Model):
     """The record of one in-person check: who confirmed, where, when, which document, what data.
 
     ``status``: ``held`` (same document seen on another account; an office-admin
@@ -141,13 +146,6 @@ class Verification(db.Model):
     document_country: Mapped[str] = mapped_column(String(3))
     document_expires_on: Mapped[date] = mapped_column(Date, index=True)
     document_hash: Mapped[str] = mapped_column(String(64), index=True)
-    given_name: Mapped[str] = mapped_column(String(100))
-    family_name: Mapped[str] = mapped_column(String(100))
-    birthdate: Mapped[date] = mapped_column(Date)
-    place_of_birth: Mapped[str] = mapped_column(String(100))
-    street_address: Mapped[str] = mapped_column(String(200))
-    postal_code: Mapped[str] = mapped_column(String(10))
-    locality: Mapped[str] = mapped_column(String(100))
     country: Mapped[str] = mapped_column(String(2))
     revoked_at: Mapped[datetime | None]
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("trust_staff.id"))

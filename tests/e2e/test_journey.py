@@ -118,7 +118,7 @@ def test_citizen_journey_across_the_portal_network(network, new_context, axe, sc
     send(counter)
     assert urlsplit(counter.url).path == "/staff/home"
     axe(counter, "staff home")
-    fill(counter, {"code": code})
+    fill(counter, {"check_code": code})
     send(counter)
     assert urlsplit(counter.url).path.startswith("/staff/checks/")
     assert counter.locator("[name=family_name]").input_value() == "Ostendorp"
