@@ -125,3 +125,33 @@ def test_password_sign_out_offers_no_upstream_logout(browser, signed_in):
     signed_in.post("/sign-out", data={"csrf_token": signed_in.csrf_token("/sign-out")})
     page = signed_in.get("/sign-in")
     assert signed_in.soup(page).select_one("form[action='/federation/sign-out-upstream']") is None
+
+
+def test_upstream_back_channel_logout_cascades_to_the_portals(app, browser, client, federated, upstream,
+                                                              citizen_upstream, live_bk):
+    from joserfc import jwt
+
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc import clients
+    from support.relying_party import REDIRECT, LogoutReceiver, RelyingParty
+
+    receiver = LogoutReceiver()
+    try:
+        _create(browser, federated)
+        with app.app_context():
+            registration, secret = clients.create_client("Stadt Leer", [REDIRECT],
+                                                         backchannel_logout_uri=receiver.url)
+            db.session.commit()
+            client_id = registration.client_id
+        portal = RelyingParty(client, browser, {"client_id": client_id, "client_secret": secret,
+                                                "redirect_uri": REDIRECT})
+        id_token = portal.id_token(portal.tokens("openid")["id_token"])
+
+        citizen_upstream.logout(upstream.issuer)  # the citizen signs out at the Servicekonto
+
+        [token] = receiver.wait_for(1)
+        claims = jwt.decode(token, portal.jwks(), algorithms=["ES256", "RS256"]).claims
+        assert claims["sid"] == id_token["sid"] and claims["sub"] == id_token["sub"]
+        assert claims["aud"] == client_id and "nonce" not in claims
+    finally:
+        receiver.stop()

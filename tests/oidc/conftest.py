@@ -9,7 +9,7 @@ author; deprecations fail this suite.)
 
 import pytest
 
-from support.relying_party import ISSUER, REDIRECT, RelyingParty, pkce_pair, query_of  # noqa: F401 - used by the tests here
+from support.relying_party import ISSUER, REDIRECT, LogoutReceiver, RelyingParty, pkce_pair, query_of  # noqa: F401 - used by the tests here
 
 
 @pytest.fixture
@@ -49,35 +49,6 @@ def make_rp(client, browser, make_client):
 def sign_in_again(browser, account, next_url):
     """Fill the sign-in form the provider sent the browser to; returns the response after it."""
     return browser.submit(next_url, {"email": account["email"], "password": account["password"]})
-
-
-class LogoutReceiver:
-    """A portal's back-channel logout endpoint: a real HTTP server on loopback."""
-
-    def __init__(self, status=200):
-        import threading
-
-        from werkzeug.serving import make_server
-        from werkzeug.wrappers import Request, Response
-
-        self.received = []
-        self.status = status
-        self._event = threading.Condition()
-
-        @Request.application
-        def application(request):
-            with self._event:
-                self.received.append(request.form.get("logout_token"))
-                self._event.notify_all()
-            return Response("", status=self.status)
-
-        self.server = make_server("127.0.0.1", 0, application, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/backchannel"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
 
 
 @pytest.fixture

@@ -127,3 +127,38 @@ class RelyingParty:
     def userinfo(self, access_token: str, method="GET"):
         call = self.http.get if method == "GET" else self.http.post
         return call("/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+
+
+class LogoutReceiver:
+    """A portal's back-channel logout endpoint: a real HTTP server on loopback."""
+
+    def __init__(self, status=200):
+        import threading
+
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Request, Response
+
+        self.received = []
+        self.status = status
+        self._event = threading.Condition()
+
+        @Request.application
+        def application(request):
+            with self._event:
+                self.received.append(request.form.get("logout_token"))
+                self._event.notify_all()
+            return Response("", status=self.status)
+
+        self.server = make_server("127.0.0.1", 0, application, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/backchannel"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list:
+        """The logout tokens received, once there are ``count`` of them (bounded wait)."""
+        with self._event:
+            self._event.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+        return list(self.received)
+
+    def stop(self):
+        self.server.shutdown()
