@@ -93,8 +93,8 @@ class PostboxData:
             cur.execute("SELECT coalesce(max(account_id), 0) FROM postbox_portal_subject")
             done = cur.fetchone()[0]
             now = datetime.now(timezone.utc).replace(tzinfo=None)
-            with reading.cursor(name="accounts") as accounts_cur, \
-                    cur.copy("COPY postbox_portal_subject (sector, subject, account_id, created_at) FROM STDIN") as copy:
+            sql = "COPY postbox_portal_subject (sector, subject, account_id, created_at) FROM STDIN"
+            with reading.cursor(name="accounts") as accounts_cur, cur.copy(sql) as copy:
                 accounts_cur.itersize = 20000
                 accounts_cur.execute("SELECT id, uuid FROM account WHERE id > %s AND id <= %s ORDER BY id",
                                      (done, accounts))
