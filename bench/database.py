@@ -51,8 +51,8 @@ class Database:
     def stop(self):
         self.server.stop()
 
-    def connect(self):
-        return psycopg.connect(self.dsn, autocommit=True)
+    def connect(self, autocommit: bool = True):
+        return psycopg.connect(self.dsn, autocommit=autocommit)
 
     def cli(self, *args: str) -> str:
         """Run the operator's console script against this database."""
@@ -69,6 +69,10 @@ class Database:
         """A member portal with a secret (client_secret_basic), allowed all grants."""
         return json.loads(self.cli("clients", "create", "--name", "Benchmark portal", "--redirect-uri",
                                    REDIRECT_URI, "--json"))
+
+    def has_table(self, name: str) -> bool:
+        with self.connect() as conn:
+            return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
 
     def postmaster_pid(self) -> int:
         return int((self.server.datadir / "postmaster.pid").read_text().split()[0])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from . import postbox as postbox_data
 from . import profile, report, tools
 from .database import Database, basic_auth, env_for_service, free_port, pg_version
 from .peer import Peer, peer_version
@@ -40,6 +41,7 @@ class Row:
     skipped: bool = False
     unit: str = "req"
     http_requests: int = 0  # HTTP requests per unit (sign-in flows)
+    extra: dict = field(default_factory=dict)  # row-specific evidence (the postbox list plan)
 
     def median(self) -> Sample | None:
         if not self.samples:
@@ -104,6 +106,7 @@ class Bench:
         self.out = Path(args.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows: list[Row] = []
+        self.postbox_seeding: list[dict] = []
         self.peer_rows: list[Row] = []
         self.wrk = tools.ensure_wrk()
 
@@ -182,6 +185,7 @@ class Bench:
         a = self.args
         port = free_port()
         env = env_for_service(workdir, f"http://127.0.0.1:{port}")
+        env.update(postbox_data.postbox_env(), BUERGERKONTO_MAIL_DIR=str(workdir / "mail"))
         env.update(item.split("=", 1) for item in a.env)
         if a.gunicorn_args:
             env["GUNICORN_CMD_ARGS"] = a.gunicorn_args
@@ -195,20 +199,32 @@ class Bench:
             self.argon2 = {k: DEFAULTS[k] for k in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM")}
             password_hash = argon2_hash(DEFAULTS)
             cc_auth = basic_auth(client["client_id"], client["client_secret"])
+            postbox = None
+            if {"postbox_send", "postbox_list"} & set(a.rows) and database.has_table("postbox_message"):
+                postbox = postbox_data.PostboxData(database, client)
             for size in a.sizes:
                 took = database.grow_accounts(size, password_hash)
                 print(f"{size:,} accounts ({took:.0f} s to add)", flush=True)
+                if postbox is not None:
+                    took = postbox.grow_subjects(size)
+                    print(f"  portal subjects indexed ({took:.0f} s to add)", flush=True)
+                    took = postbox.grow_messages(size)
+                    seeded = postbox.seeded
+                    print(f"  {seeded.messages:,} sealed messages in {seeded.postboxes:,} postboxes "
+                          f"({took:.0f} s to add)", flush=True)
+                    self.postbox_seeding.append({"accounts": size, "messages": seeded.messages,
+                                                 "postboxes": seeded.postboxes, "seconds": round(took, 1)})
                 if service is None:
                     service = Service(database.env, port, a.workers, self.out)
                 db_tree = ProcessTree(database.postmaster_pid())
-                self.measure_size(size, service, db_tree, database, client, cc_auth)
+                self.measure_size(size, service, db_tree, database, client, cc_auth, postbox)
                 self.db_size = database.size()
         finally:
             if service is not None:
                 service.stop()
             database.stop()
 
-    def measure_size(self, size, service, db_tree, database, client, cc_auth):
+    def measure_size(self, size, service, db_tree, database, client, cc_auth, postbox=None):
         a = self.args
         base, tree = service.base, service.tree
 
@@ -252,13 +268,45 @@ class Bench:
                     request = Request("POST", "/oauth/introspect", {**FORM, "Authorization": cc_auth},
                                       "token={TOKEN}&token_type_hint=access_token", pool=[])
                 self.wrk_row(row, base, tree, db_tree, request, fixed)
-            elif name == "postbox":
-                status = httpx.get(base + "/api/postbox/v1/openapi.json", timeout=5).status_code
-                row.skipped = True
-                row.note = ("skipped: /api/postbox/v1 is not in this build" if status == 404 else
-                            "skipped: /api/postbox/v1 exists; its send/list rows are still to be written")
+            elif name in ("postbox_send", "postbox_list"):
+                if postbox is None:
+                    row.skipped = True
+                    row.note = "skipped: /api/postbox/v1 is not in this build"
+                elif name == "postbox_send":
+                    self.postbox_send_row(row, base, tree, db_tree, postbox, cc_auth, size)
+                else:
+                    self.postbox_list_row(row, base, tree, db_tree, postbox, size)
             self.rows.append(row)
             report.print_row(row)
+
+    def postbox_send_row(self, row, base, tree, db_tree, postbox, cc_auth, size):
+        """wrk POSTs messages with the portal's own postbox.send token, each with its own Idempotency-Key."""
+        answer = httpx.post(base + "/oauth/token", headers={**FORM, "Authorization": cc_auth},
+                            data={"grant_type": "client_credentials", "scope": postbox_data.SEND_SCOPE}, timeout=10)
+        answer.raise_for_status()
+        recipients = postbox.recipients(size)
+        request = Request("POST", postbox_data.LIST_PATH,
+                          {"Authorization": "Bearer " + answer.json()["access_token"],
+                           "Content-Type": "application/json", "Idempotency-Key": "{UNIQUE}"},
+                          postbox_data.send_body(), pool=[])
+        self.wrk_row(row, base, tree, db_tree, request, lambda seconds, p=recipients: p)
+        row.unit = "send"
+        row.note = (f"{len(recipients):,} recipients addressed by their pairwise sub, a unique Idempotency-Key "
+                    "per send, 1 KiB body, notification mail into MAIL_DIR")
+
+    def postbox_list_row(self, row, base, tree, db_tree, postbox, size):
+        """wrk GETs the first page of random citizens' postboxes (10 sealed messages each)."""
+        tokens = postbox.read_tokens(size)
+        request = Request("GET", postbox_data.LIST_PATH, {"Authorization": "Bearer {TOKEN}"}, pool=[])
+        self.wrk_row(row, base, tree, db_tree, request, lambda seconds, p=tokens: p)
+        counts = postbox.counts()
+        plan = postbox.list_plan(size)
+        row.extra = {"counts": counts, "plan": plan}
+        first = next((line.strip() for line in plan.splitlines() if "Scan" in line), plan.splitlines()[0])
+        buffers = next((line.strip() for line in plan.splitlines() if "Buffers" in line), "")
+        row.note = (f"{counts['messages']:,} messages in {counts['postboxes']:,} postboxes ({counts['table']}, "
+                    "bench sends included); "
+                    f"{len(tokens):,} citizens' tokens; plan: {first.lstrip('-> ')}; {buffers}")
 
     # --- the peer --------------------------------------------------------------------------------
     def run_peer(self):
@@ -314,6 +362,7 @@ def main(argv=None) -> int:
     bench.run_peer()
     info["argon2"] = bench.argon2
     info["database"] = getattr(bench, "db_size", {})
+    info["postbox_seeding"] = bench.postbox_seeding
     info["seconds"] = round(time.time() - started)
     text = report.render(bench.rows, bench.peer_rows, info, args)
     print()

@@ -7,6 +7,7 @@ refresh token single-use), split between wrk's threads so none is sent twice.
 """
 
 import json
+import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ def lua_string(value: str) -> str:
 
 @dataclass
 class Request:
-    """What wrk sends. ``{TOKEN}`` in a header value or the body is replaced from the pool."""
+    """What wrk sends. ``{TOKEN}`` in a header value or the body is replaced from the pool,
+    ``{UNIQUE}`` by a value unique to this request (a per-script nonce, the thread, a counter)."""
 
     method: str
     path: str
@@ -47,13 +49,14 @@ class Request:
                 lines.append(f"wrk.body = {lua_string(self.body)}")
             return "\n".join(lines) + DONE
         body = lua_string(self.body) if self.body is not None else "nil"
+        nonce = secrets.token_hex(6)  # a fresh script per run: unique values never repeat across runs
         return f'''
 local counter = 0
 setup = function(thread)
   thread:set("tid", counter)
   counter = counter + 1
 end
-local tokens, index = {{}}, 0
+local tokens, index, sent = {{}}, 0, 0
 init = function(args)
   local i = 0
   for line in io.lines({lua_string(str(pool_file))}) do
@@ -78,9 +81,14 @@ request = function()
   else
     token = tokens[math.random(#tokens)]
   end
+  sent = sent + 1
+  local unique = "{nonce}-" .. tid .. "-" .. sent
+  local function fill(text)
+    return (text:gsub("{{TOKEN}}", token):gsub("{{UNIQUE}}", unique))
+  end
   local headers = {{}}
-  for k, v in pairs(header_template) do headers[k] = v:gsub("{{TOKEN}}", token) end
-  local body = body_template and body_template:gsub("{{TOKEN}}", token) or nil
+  for k, v in pairs(header_template) do headers[k] = fill(v) end
+  local body = body_template and fill(body_template) or nil
   return wrk.format({lua_string(self.method)}, {lua_string(self.path)}, headers, body)
 end
 ''' + DONE

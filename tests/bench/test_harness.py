@@ -122,3 +122,31 @@ def test_a_rate_that_falls_with_the_number_of_accounts_is_flagged():
     steady = _row("userinfo", 1950)
     steady.size = 1_000_000
     assert "steady" in report.growth([small, steady])[0]
+
+
+@needs_wrk
+def test_unique_placeholder_gives_every_request_of_every_run_its_own_value(recorder):
+    base, seen = recorder
+    request = wrk.Request("POST", "/messages", {"Idempotency-Key": "{UNIQUE}"},
+                          '{"recipient":"{TOKEN}","k":"{UNIQUE}"}', pool=[])
+    for _run in range(2):  # a warm-up and a measured run must not share keys either
+        sample = wrk.run_wrk(shutil.which("wrk"), base, request, 1, connections=4, threads=2, pool=["sub-a", "sub-b"])
+        assert sample.requests > 0 and sample.errors == 0
+    keys = [body.split('"k":"', 1)[1].rstrip('"}') for body in seen]
+    assert len(keys) == len(set(keys)), "two sends carried the same idempotency key"
+    assert all('"recipient":"sub-' in body for body in seen)
+
+
+def _latency_row(name, size, p50, p99, db_cpu=0.5):
+    row = Row(name, size)
+    row.samples.append(wrk.Sample(requests=1000, seconds=10, errors=0, p50_ms=p50, p99_ms=p99, db_cpu_ms=db_cpu))
+    return row
+
+
+def test_postbox_list_latency_that_grows_with_the_table_is_flagged():
+    grows = report.growth([_latency_row("postbox_list", 10_000, 20, 60),
+                           _latency_row("postbox_list", 1_000_000, 40, 65)])
+    assert any("latency" in line and "GROWS (p50)" in line for line in grows)
+    steady = report.growth([_latency_row("postbox_list", 10_000, 20, 60),
+                            _latency_row("postbox_list", 1_000_000, 22, 62)])
+    assert any("latency" in line and line.rstrip().split(" accounts ")[-1].startswith("steady") for line in steady)
