@@ -17,7 +17,7 @@ from . import events, mail, passwords, signed_tokens, throttle, totp
 from .auth import end_all_sessions
 from .extensions import db
 from .hooks import hooks
-from .models import Account, Event, MailOutbox, WebSession
+from .models import Account, Event, MailOutbox, RecoveryCode, WebSession
 from .timeutil import utcnow
 
 MAX_EMAIL_LENGTH = 254
@@ -88,7 +88,7 @@ def _external_url(endpoint: str, **values) -> str:
 def _mail(account_or_address, locale: str | None, subject: str, body_fn) -> None:
     address = account_or_address if isinstance(account_or_address, str) else account_or_address.email
     with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-        mail.queue(address, subject and _(subject), body_fn())
+        mail.queue(address, _(subject), body_fn())
 
 
 # --- creation -------------------------------------------------------------------------------
@@ -375,9 +375,6 @@ def disable_totp(account: Account, password: str, ip_address) -> None:
     account.totp_secret = None
     account.totp_enabled_at = None
     account.totp_last_step = None
-    totp.new_recovery_codes(account)
-    from .models import RecoveryCode
-
     RecoveryCode.query.filter_by(account_id=account.id).delete()
     events.record("account:totp:disable", account.id)
     _notify(account, N_("Two-step sign-in switched off"),

@@ -122,11 +122,16 @@ def renew_token(session: ServerSession) -> WebSession:
     """
     session.token = secrets.token_urlsafe(32)
     session.record.token_hash = sha256_hex(session.token)
+    _renew_csrf(session)
+    return session.record
+
+
+def _renew_csrf(session: ServerSession) -> None:
+    """A new session id gets a new CSRF token, and the session is written with its new cookie."""
     session.pop("csrf_token", None)
-    g.pop("csrf_token", None)
+    g.pop("csrf_token", None)  # Flask-WTF caches the token per request
     session.rotated = True
     session.modified = True
-    return session.record
 
 
 def rotate(app, session: ServerSession, kind: str = "citizen") -> WebSession:
@@ -144,8 +149,5 @@ def rotate(app, session: ServerSession, kind: str = "citizen") -> WebSession:
     session.token = secrets.token_urlsafe(32)
     session.record = new_record(app, session.token, now, kind)
     db.session.add(session.record)
-    session.pop("csrf_token", None)
-    g.pop("csrf_token", None)  # Flask-WTF caches the token per request
-    session.rotated = True
-    session.modified = True
+    _renew_csrf(session)
     return session.record

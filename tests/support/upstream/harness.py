@@ -140,13 +140,9 @@ def start_upstream(log_dir: Path) -> Upstream:
 
 
 def stop_upstream(upstream: Upstream) -> None:
-    upstream.process.terminate()
-    try:
-        upstream.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        upstream.process.kill()
-        upstream.process.wait()
-    upstream.process.stdout.close()
+    from buergerkonto.federation.demo import NodeUpstream
+
+    NodeUpstream(upstream.process).stop()
     upstream.log_file.close()
 
 
