@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
@@ -138,10 +139,11 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
-def _redact(text: str) -> str:
-    import re
+_SECRET_PARAMETER = re.compile(r"((?:code|token|id_token_hint|client_secret|password|state)=)[^&\s\"]+")
 
-    return re.sub(r"((?:code|token|id_token_hint|client_secret|password|state)=)[^&\s\"]+", r"\1[redacted]", text)
+
+def _redact(text: str) -> str:
+    return _SECRET_PARAMETER.sub(r"\1[redacted]", text)
 
 
 def _quiet_secrets_in_logs(app: Flask) -> None:

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import os
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -19,9 +20,13 @@ from flask import current_app
 def derive_key(purpose: str, secret: str | None = None) -> bytes:
     """Return 32 bytes for ``purpose``, derived from the service secret."""
     secret = secret if secret is not None else current_app.config["SECRET_KEY"]
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"buergerkonto", info=purpose.encode()
-    ).derive(str(secret).encode())
+    return _derive(str(secret), purpose)
+
+
+@lru_cache(maxsize=256)
+def _derive(secret: str, purpose: str) -> bytes:
+    # Token hashing, client secrets and subjects derive keys on every request: derive each once.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"buergerkonto", info=purpose.encode()).derive(secret.encode())
 
 
 def encrypt(plaintext: bytes, purpose: str, associated: bytes = b"") -> str:
