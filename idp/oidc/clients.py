@@ -46,6 +46,12 @@ def check_uri(uri: str, what: str) -> str:
     raise ClientInvalid(f"{what} must use https (http only for loopback addresses): {uri}")
 
 
+def new_client_id() -> str:
+    """128 random bits in hex: never starts with ``-`` (a url-safe base64 id did one time in 64,
+    and the CLI then read it as an option), and is safe in URLs, shells and config files."""
+    return secrets.token_hex(16)
+
+
 def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris=(), backchannel_logout_uri=None,
                   public=False, external=False, token_endpoint_auth_method=None, jwks_uri=None, jwks=None,
                   sector_identifier=None, subject_type="pairwise", id_token_alg="ES256", scope=None):
@@ -100,7 +106,7 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
     if jwks:
         metadata["jwks"] = jwks if isinstance(jwks, dict) else json.loads(jwks)
     secret = None if method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
-    client = Client(client_id=secrets.token_urlsafe(18), name=name, member=not external,
+    client = Client(client_id=new_client_id(), name=name, member=not external,
                     sector_identifier=sector_identifier, subject_type=subject_type,
                     client_secret=hash_secret(secret) if secret else None,
                     client_id_issued_at=int(time.time()), client_secret_expires_at=0)

@@ -53,3 +53,25 @@ def test_clients_delete_removes_client_and_its_tokens(runner, make_client, app):
     with app.app_context():
         assert Client.query.filter_by(client_id=reg["client_id"]).first() is None
     assert runner.invoke(args=["clients", "delete", reg["client_id"]]).exit_code != 0
+
+
+def test_client_ids_are_usable_as_command_arguments():
+    """Regression: a url-safe base64 id began with "-" one time in 64 and `clients delete` took it
+    for an option."""
+    from buergerkonto.idp.oidc.clients import new_client_id
+
+    ids = {new_client_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 32 and i.isalnum() for i in ids)
+
+
+def test_clients_delete_takes_an_id_of_every_shape(runner, make_client, app):
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc.models import Client
+
+    reg = make_client()
+    with app.app_context():
+        # Clients registered before ids were hex may begin with "-".
+        Client.query.filter_by(client_id=reg["client_id"]).update({"client_id": "-legacy-id"})
+        db.session.commit()
+    assert runner.invoke(args=["clients", "delete", "--", "-legacy-id"]).exit_code == 0
