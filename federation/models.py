@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..idp.cache import forget_on_change
 from ..idp.extensions import db
 from ..idp.models import Account
 from ..idp.timeutil import utcnow
@@ -92,3 +93,7 @@ class FederatedSession(db.Model):
     ended_at: Mapped[datetime | None]
 
     identity: Mapped[FederatedIdentity] = relationship()
+
+
+# Discovery and every sign-in page read the upstream settings through caches (idp.cache).
+forget_on_change(Upstream, "upstream", "discovery")

@@ -9,9 +9,10 @@ database, the secret and key encrypted under the service key.
 import json
 from dataclasses import dataclass, field
 
-from flask import current_app, g
+from flask import current_app
 
 from ..idp import crypto
+from ..idp.cache import cache, forget
 from .levels import effective_map
 
 DEFAULT_SCOPES = "openid profile email address"
@@ -86,10 +87,9 @@ def from_database() -> UpstreamSettings | None:
 
 
 def current() -> UpstreamSettings | None:
-    """The configured upstream, looked up once per request; ``None`` when federation is off."""
-    if "federation_settings" not in g:
-        g.federation_settings = from_environment(current_app.config) or from_database()
-    return g.federation_settings
+    """The configured upstream (settings are immutable: cached per process, see ``idp.cache``);
+    ``None`` when federation is off."""
+    return from_environment(current_app.config) or cache("upstream").get("settings", from_database)
 
 
 def require() -> UpstreamSettings:
@@ -120,5 +120,5 @@ def store(issuer: str, client_id: str, client_secret: str | None, private_key: s
     from ..idp.extensions import db
 
     db.session.add(row)
-    g.pop("federation_settings", None)
+    forget("upstream", "discovery")
     return row

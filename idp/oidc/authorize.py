@@ -40,7 +40,8 @@ bp = Blueprint("oidc_authorize", __name__, template_folder="templates")
 SINGLE = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age",
           "login_hint", "id_token_hint", "ui_locales", "claims", "acr_values", "code_challenge",
           "code_challenge_method", "response_mode", "display", "request", "request_uri", "claims_locales")
-MAX_LENGTH = {"claims": claims.MAX_CLAIMS_PARAMETER, "id_token_hint": 4096}
+# The nonce is indexed with the portal's codes: 512 characters stay within a B-tree entry.
+MAX_LENGTH = {"claims": claims.MAX_CLAIMS_PARAMETER, "id_token_hint": 4096, "nonce": 512}
 DEFAULT_MAX_LENGTH = 2048
 PROMPTS = {"none", "login", "consent", "select_account"}
 STASH_LIMIT = 5

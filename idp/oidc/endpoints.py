@@ -11,7 +11,9 @@ import binascii
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
+from ..cache import cache, forget
 from ..extensions import csrf, db
 from . import api_scopes, claims, keys
 from .server import server
@@ -54,7 +56,16 @@ def _check_body() -> Response | None:
 def _finish(response: Response) -> Response:
     """Commit what a successful call wrote; forget everything else."""
     if response.status_code < 400:
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            forget("clients")
+            if _client_still_registered():
+                raise
+            # The portal was deleted by another process within the client cache's lifetime
+            # (``idp.cache``): its rows can no longer be written, so it is no longer a client.
+            return _error("invalid_client", "The client is not registered.", 401)
     else:
         db.session.rollback()
     response.headers["Cache-Control"] = "no-store"
@@ -62,8 +73,25 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def _client_still_registered() -> bool:
+    from .models import Client
+
+    client_id = request.form.get("client_id")
+    if request.authorization is not None and request.authorization.type == "basic":
+        client_id = request.authorization.username
+    return bool(client_id) and Client.query.filter_by(client_id=client_id).first() is not None
+
+
 @bp.route("/.well-known/openid-configuration")
 def discovery():
+    # Built once per CACHE_SECONDS: the parts' contributions may read settings from the database.
+    response = jsonify(cache("discovery").get("metadata", _metadata))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _metadata() -> dict:
     issuer = current_app.config["ISSUER"]
     auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
     metadata = {
@@ -106,15 +134,11 @@ def discovery():
                 metadata[key] = sorted(set(metadata.get(key, [])) | set(value))
             else:
                 metadata.setdefault(key, value)
-    response = jsonify(metadata)
-    response.headers["Cache-Control"] = "public, max-age=300"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return metadata
 
 
 @bp.route("/oauth/jwks")
 def jwks():
-    keys.ensure_keys()
     response = jsonify(keys.public_jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"

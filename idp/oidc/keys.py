@@ -8,13 +8,13 @@ keep verifying until they expire.
 """
 
 import json
-import time
 from datetime import timedelta
 
 from flask import current_app
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from .. import crypto, events
+from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ID_TOKEN_ALGORITHMS, SigningKey
@@ -65,16 +65,20 @@ def rotate() -> list[SigningKey]:
         record.retired_at = now
     new = [create_key(alg) for alg in ID_TOKEN_ALGORITHMS]
     events.record("oidc:keys:rotate", None, kids=[k.kid for k in new])
-    forget_cached_keys()
     return new
 
 
 def active_key(alg: str) -> SigningKey:
+    """The key that signs with ``alg`` now (from the process's key cache, see ``idp.cache``)."""
+    return db.session.merge(cache("signing_keys").get(alg, lambda: detached_copy(_load_active(alg))), load=False)
+
+
+def _load_active(alg: str) -> SigningKey:
     record = (SigningKey.query.filter_by(alg=alg, active=True)
               .order_by(SigningKey.created_at.desc(), SigningKey.id.desc()).first())
     if record is None:
         ensure_keys()
-        return active_key(alg)
+        return _load_active(alg)
     return record
 
 
@@ -96,27 +100,19 @@ def published_keys() -> list[SigningKey]:
             if record.active or (record.retired_at is not None and record.retired_at > cutoff)]
 
 
-# The JWKS changes only at rotation; every instance re-reads it after this many seconds,
-# well inside the time a retired key stays published.
-_JWKS_CACHE_SECONDS = 10
-
-
 def public_jwks() -> dict:
-    cache = current_app.extensions.setdefault("buergerkonto.jwks_cache", {})
-    now = time.monotonic()
-    if cache.get("until", 0) < now:
-        cache["jwks"] = {"keys": [record.public_jwk for record in published_keys()]}
-        cache["until"] = now + _JWKS_CACHE_SECONDS
-    return cache["jwks"]
+    """The published keys (cached like the signing keys; a rotation elsewhere shows within seconds)."""
+    def load():
+        ensure_keys()
+        return {"keys": [record.public_jwk for record in published_keys()]}
+
+    return cache("jwks").get("jwks", load)
 
 
-def forget_cached_keys() -> None:
-    """After a rotation in this process, publish at once."""
-    current_app.extensions.pop("buergerkonto.jwks_cache", None)
+forget_on_change(SigningKey, "signing_keys", "jwks")
 
 
 def public_key_set() -> KeySet:
-    ensure_keys()
     return KeySet.import_key_set(public_jwks())
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
 
 from .. import events
+from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
 from ..models import WebSession
 from . import api_scopes, claims, keys
@@ -53,9 +54,11 @@ def resource_protector() -> ResourceProtector:
 
 class AuthorizationServer(_FlaskAuthorizationServer):
     def query_client(self, client_id):
+        """The portal, from the process's client cache (``idp.cache``), merged into this request's session."""
         if not isinstance(client_id, str) or not client_id or len(client_id) > 48:
             return None
-        return Client.query.filter_by(client_id=client_id).first()
+        found = cache("clients").get(client_id, lambda: _load_client(client_id), keep=lambda c: c is not None)
+        return None if found is None else db.session.merge(found, load=False)
 
     def save_token(self, token, request):
         """Store hashes of the tokens, with the grant and sign-in they belong to."""
@@ -88,6 +91,15 @@ class AuthorizationServer(_FlaskAuthorizationServer):
             item.grant_id = str(uuid.uuid4())
         db.session.add(item)
         request.saved_token = item
+
+
+def _load_client(client_id: str) -> Client | None:
+    """A detached copy of the client row, for the cache: the cached object never joins a session."""
+    row = Client.query.filter_by(client_id=client_id).first()
+    return None if row is None else detached_copy(row)
+
+
+forget_on_change(Client, "clients")
 
 
 def token_generator(config):

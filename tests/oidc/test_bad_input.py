@@ -55,13 +55,21 @@ def test_repeated_parameters_are_refused(signed_in_rp, name, app):
 
 def test_overlong_and_control_character_parameters_are_refused(signed_in_rp, app):
     rp = signed_in_rp
-    for params in ({"state": "s" * 5000}, {"nonce": "n" * 5000}, {"scope": "openid \x00"},
+    # A nonce of 513 multi-byte characters would overflow its index entry (codes are indexed by nonce).
+    for params in ({"state": "s" * 5000}, {"nonce": "n" * 5000}, {"nonce": "ü" * 513}, {"scope": "openid \x00"},
                    {"login_hint": "a\x01b"}, {"unknown_extension": "u" * 5000}):
         response = rp.browser.get(rp.authorize_url(**params))
         assert response.status_code in (302, 400), params
         if response.status_code == 302:
             assert rp.callback(response)["error"] == "invalid_request", params
     assert _count_issued(app) == 0
+
+
+def test_a_nonce_of_512_multibyte_characters_is_stored_and_checked(signed_in_rp):
+    nonce = "\U0001f600" * 512  # 2,048 bytes in UTF-8: the most the index must hold
+    assert "code" in signed_in_rp.callback(signed_in_rp.authorize(nonce=nonce))
+    replay = signed_in_rp.callback(signed_in_rp.authorize(nonce=nonce))
+    assert replay["error"] == "invalid_request"
 
 
 def test_unknown_parameters_are_ignored(signed_in_rp):
