@@ -59,7 +59,7 @@ def cache(name: str, app=None) -> TtlCache:
     caches = app.extensions.setdefault(_EXTENSION, {})
     found = caches.get(name)
     if found is None:
-        found = caches.setdefault(name, TtlCache(app.config.get("CACHE_SECONDS", CACHE_SECONDS)))
+        found = caches.setdefault(name, TtlCache(float(app.config.get("CACHE_SECONDS", CACHE_SECONDS))))
     return found
 
 

@@ -45,6 +45,10 @@ DEFAULTS = {
     "ARGON2_MEMORY_KIB": 19 * 1024,
     "ARGON2_TIME_COST": 2,
     "ARGON2_PARALLELISM": 1,
+    # argon2id runs at once per process (each holds ARGON2_MEMORY_KIB); see passwords._slots.
+    "ARGON2_CONCURRENCY": 1,
+    # Seconds a worker keeps clients, keys, JWKS, discovery and upstream settings (idp.cache).
+    "CACHE_SECONDS": 10,
     # Brute-force protection (Keycloak's design): after FREE_FAILURES failures the
     # wait doubles per further failure, starting at BASE seconds, capped at MAX.
     "THROTTLE_FREE_FAILURES": 5,

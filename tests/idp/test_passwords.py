@@ -147,3 +147,43 @@ def test_email_fields_carry_autocomplete_tokens(browser):
     soup = browser.soup(browser.get("/register"))
     for field in soup.select("form input:not([type=hidden])"):
         assert soup.select_one(f"label[for={field['id']}]"), field
+
+
+_MEMORY_PROBE = r"""
+import threading
+from buergerkonto.idp import create_app, passwords
+
+app = create_app({"TESTING": True, "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                  "ARGON2_CONCURRENCY": CONCURRENCY})
+def rss_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+with app.app_context():
+    stored = passwords.hash_password("correct horse battery")
+    before = rss_mib()
+    peak = [0.0]
+    def sign_ins():
+        with app.app_context():
+            for _ in range(3):
+                passwords.verify_password(stored, "correct horse battery")
+                peak[0] = max(peak[0], rss_mib())
+    threads = [threading.Thread(target=sign_ins) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    print(round(peak[0] - before, 1), round(rss_mib() - before, 1))
+"""
+
+
+def test_hashing_threads_do_not_keep_argon2_memory(tmp_path):
+    """Eight threads sign in at the shipped 19 MiB cost: memory grows by one hash's buffer at a time and
+    goes back afterwards (the gunicorn worker of the benchmark once kept 19 MiB per thread)."""
+    import subprocess
+    import sys
+
+    from buergerkonto.idp.config import DEFAULTS
+
+    memory_mib = DEFAULTS["ARGON2_MEMORY_KIB"] / 1024
+    out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE.replace("CONCURRENCY", "1")],
+                         capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+    peak_growth, after = float(out[0]), float(out[1])
+    assert peak_growth < 2 * memory_mib, out  # one buffer at a time, not one per thread
+    assert after < memory_mib / 2, out         # and given back
