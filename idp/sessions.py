@@ -18,6 +18,7 @@ from .crypto import sha256_hex
 from .extensions import db
 from .models import WebSession
 from .timeutil import utcnow
+from .web import MACHINE_PATHS
 
 # How stale ``last_seen_at`` may get before an unchanged session is written
 # again; keeps most requests free of writes while idle timeouts stay exact enough.
@@ -57,6 +58,8 @@ class DatabaseSessionInterface(SessionInterface):
 
     def open_session(self, app, request):
         token = request.cookies.get(self.get_cookie_name(app))
+        if request.path.startswith(MACHINE_PATHS):
+            return ServerSession()  # portals' server-to-server calls: a browser session means nothing there
         if token and len(token) <= 128:
             record = WebSession.query.filter_by(token_hash=sha256_hex(token)).first()
             if record is not None and is_live(app, record):

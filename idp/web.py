@@ -4,6 +4,10 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, jsonify, request, session
 
+# Endpoints that portals call server to server (token, userinfo, JWKS, the APIs): they answer
+# problem details or OAuth errors, and ignore the browser session cookie.
+MACHINE_PATHS = ("/api/", "/oauth/", "/.well-known/")
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -80,7 +84,7 @@ def _remember_locale(locale: str) -> None:
 
 def wants_problem_json() -> bool:
     """API paths and clients asking for JSON get RFC 9457 problem details."""
-    if request.path.startswith(("/api/", "/oauth/", "/.well-known/")):
+    if request.path.startswith(MACHINE_PATHS):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
     return best in ("application/json", "application/problem+json")

@@ -344,18 +344,21 @@ def _record_consent(account, client, consent, scopes):
 
 
 def _record_sign_in(account, client, record, scopes, acr):
+    """Note that this session signed in to the portal (for logout and the account page)."""
+    now = utcnow()
     row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
     if row is None:
         try:
-            with db.session.begin_nested():
-                row = PortalSignIn(account_id=account.id, client_id=client.client_id, sid=record.sid,
-                                   scope="", claims=[])
-                db.session.add(row)
-        except IntegrityError:
+            with db.session.begin_nested():  # the portal's first sign-in in this session: one INSERT
+                db.session.add(PortalSignIn(account_id=account.id, client_id=client.client_id, sid=record.sid,
+                                            scope=" ".join(sorted(set(scopes))), claims=[], acr=acr,
+                                            last_used_at=now))
+            return
+        except IntegrityError:  # a parallel request of the same session inserted it first
             row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
     row.scope = " ".join(sorted(set(row.scope.split()) | set(scopes)))
     row.acr = acr
-    row.last_used_at = utcnow()
+    row.last_used_at = now
     row.ended_at = None
 
 

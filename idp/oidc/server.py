@@ -26,6 +26,7 @@ from flask import current_app, has_request_context, request
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
 from .. import events
@@ -206,12 +207,19 @@ def fetch_jwks(uri: str) -> dict:
         raise InvalidClientError(description="The client's key set cannot be fetched.") from None
 
 
+def _lookup_token(column, digest):
+    """The token with its account joined and its portal from the client cache (no third table)."""
+    item = Token.query.options(joinedload(Token.account)).filter(column == digest).first()
+    if item is not None:
+        set_committed_value(item, "client", server().query_client(item.client_id))
+    return item
+
+
 class BearerValidator(BearerTokenValidator):
     def authenticate_token(self, token_string):
         if not token_string or len(token_string) > 256:
             return None
-        return (Token.query.options(joinedload(Token.account), joinedload(Token.client))
-                .filter_by(access_token=hash_token(token_string)).first())
+        return _lookup_token(Token.access_token, hash_token(token_string))
 
 
 def find_token(token_string, hint):
@@ -221,8 +229,7 @@ def find_token(token_string, hint):
     digest = hash_token(token_string)
     order = ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
     for column in order:
-        item = (Token.query.options(joinedload(Token.account), joinedload(Token.client))
-                .filter(getattr(Token, column) == digest).first())
+        item = _lookup_token(getattr(Token, column), digest)
         if item is not None:
             return item
     return None

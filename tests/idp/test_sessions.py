@@ -112,3 +112,28 @@ def test_garbage_and_overlong_cookies_are_an_anonymous_visit(app):
     for value in ("", "x", "A" * 3000, "../../etc/passwd", "\u00e4\u00f6\u00fc"):
         response = _replay(app, value).get("/account")
         assert response.status_code == 302, value
+
+
+def test_server_to_server_endpoints_never_read_or_write_the_browser_session(app, signed_in):
+    """Portals call the token, userinfo and API endpoints without a browser: a session cookie sent
+    there (by a careless client, or a browser fetching the JWKS) must cost no session query or write."""
+    from sqlalchemy import event
+
+    from buergerkonto.idp.extensions import db
+
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for path in ("/.well-known/openid-configuration", "/oauth/jwks", "/oauth/userinfo",
+                     "/api/postbox/v1/messages"):
+            response = signed_in.get(path)
+            assert "Set-Cookie" not in response.headers, path
+        assert response.status_code == 401  # the postbox still wants a bearer token, not the cookie
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert not [s for s in statements if "web_session" in s]
+    page = signed_in.get("/account")
+    assert page.status_code == 200  # the same cookie still signs the citizen in on pages

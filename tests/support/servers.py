@@ -43,11 +43,13 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
 
-    def start(self):
+    def start(self, settings: dict | None = None):
+        """Start the cluster; ``settings`` are extra server settings (``-c name=value``)."""
         _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust",
                       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
         _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-o", options, "-w", "-t", "60",
                       "-l", str(self.root / "server.log"), "start"])
         return self
