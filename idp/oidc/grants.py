@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants
 from flask import current_app, g
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from .. import events
 from ..extensions import db
@@ -85,7 +86,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > MAX_CREDENTIAL_LENGTH:
             return None
-        item = AuthorizationCode.query.filter_by(code=hash_token(code), client_id=client.client_id).first()
+        item = (AuthorizationCode.query.options(joinedload(AuthorizationCode.account))
+                .filter_by(code=hash_token(code), client_id=client.client_id).first())
         if item is None:
             return None
         if item.used_at is not None:
@@ -143,7 +145,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not isinstance(refresh_token, str) or len(refresh_token) > MAX_CREDENTIAL_LENGTH:
             return None
-        item = Token.query.filter_by(refresh_token=hash_token(refresh_token)).first()
+        item = Token.query.options(joinedload(Token.account)).filter_by(refresh_token=hash_token(refresh_token)).first()
         if item is None:
             return None
         if item.refresh_rotated_at is not None and not item.refresh_token_revoked_at:
