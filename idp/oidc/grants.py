@@ -233,7 +233,8 @@ class _IDTokenMixin:
     def generate_user_info(self, user, scope):
         request = g.oidc_token_request
         source = request.authorization_code or request.refresh_token
-        record = WebSession.query.filter_by(sid=source.sid).first() if source.sid else None
+        wants_verified = "verified_claims" in claims.requested_claims(source.claims_request, "id_token")
+        record = WebSession.query.filter_by(sid=source.sid).first() if source.sid and wants_verified else None
         info = {"sub": claims.subject_for(request.client, user)}
         info.update(claims.id_token_extra_claims(user, scope, source.claims_request, record))
         _remember_released(request.client, user, source.sid, scope, list(info) + ["acr", "amr", "auth_time"])

@@ -299,7 +299,9 @@ class UserInfoEndpoint(_UserInfoEndpoint):
             from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
             raise InvalidTokenError()
-        record = WebSession.query.filter_by(sid=token.sid).first() if token.sid else None
+        # The session matters only to verified_claims (the level of the sign-in); skip its query otherwise.
+        wants_verified = "verified_claims" in claims.requested_claims(token.claims_request, "userinfo")
+        record = WebSession.query.filter_by(sid=token.sid).first() if token.sid and wants_verified else None
         info = {"sub": claims.subject_for(token.client, token.account)}
         info.update(claims.userinfo_claims(token.account, token.scope, token.claims_request, record))
         from .grants import _remember_released
