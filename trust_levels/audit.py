@@ -93,7 +93,8 @@ def verify(batch: int = 1000) -> tuple[int, Broken | None]:
     checked = 0
     last_seq = 0
     while True:
-        entries = (AuditEntry.query.filter(AuditEntry.seq > last_seq)
+        # populate_existing: check what is stored, never an entry this session holds in memory.
+        entries = (AuditEntry.query.filter(AuditEntry.seq > last_seq).populate_existing()
                    .order_by(AuditEntry.seq).limit(batch).all())
         if not entries:
             return checked, None
