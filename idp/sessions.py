@@ -12,6 +12,7 @@ from datetime import timedelta
 from flask import g
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
 
 from .crypto import sha256_hex
@@ -61,7 +62,9 @@ class DatabaseSessionInterface(SessionInterface):
         if request.path.startswith(MACHINE_PATHS):
             return ServerSession()  # portals' server-to-server calls: a browser session means nothing there
         if token and len(token) <= 128:
-            record = WebSession.query.filter_by(token_hash=sha256_hex(token)).first()
+            # The account comes along: nearly every page of a signed-in session needs it.
+            record = (WebSession.query.options(joinedload(WebSession.account))
+                      .filter_by(token_hash=sha256_hex(token)).first())
             if record is not None and is_live(app, record):
                 return ServerSession(dict(record.data or {}), record=record, token=token)
         return ServerSession()
