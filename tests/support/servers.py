@@ -96,32 +96,50 @@ class SmtpServer:
         self.controller.stop()
 
     def clear(self):
+        """Forget what arrived so far (after waiting for mail still on its way, which would land after)."""
+        self.settle()
         with self._lock:
             self.messages.clear()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until the service's mail couriers in this process have delivered all they were
+        handed: after this, mail that is not here was not sent (or failed), rather than late."""
+        from buergerkonto.idp import courier
+
+        if not courier.drain_all(timeout):
+            raise AssertionError(f"mail still being delivered after {timeout} s")
 
     def to(self, address: str) -> list:
         address = address.lower()
         return [m for m in self.messages if address in m["X-Envelope-To"].lower()]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 10.0):
-        """Wait until ``address`` has received ``count`` messages; return the last one."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self.to(address)) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no mail #{count} for {address}; got {[m['Subject'] for m in self.messages]}")
-                self._lock.wait(remaining)
-            return self.to(address)[-1]
+    def wait_for(self, address: str, count: int = 1, timeout: float = 60.0):
+        """Wait until ``address`` has received ``count`` messages; return the ``count``-th.
+
+        The service delivers in the background after its response, so mail is
+        waited for, with a timeout far beyond any delivery (a bound for a broken
+        test, not a timing assertion). One courier delivers in commit order, so
+        the n-th mail is the one the n-th mailing request queued."""
+        return self._wait(address, count, lambda message: True, timeout)
+
+    def link(self, address: str, path_part: str, count: int = 1, timeout: float = 60.0) -> str:
+        """The URL containing ``path_part`` in the ``count``-th mail to ``address`` that has one
+        (waited for: other mail to the same address may come before it)."""
+        def links(message):
+            return [url for url in re.findall(r"https?://\S+", self.body(message)) if path_part in url]
+
+        return links(self._wait(address, count, links, timeout))[0]
 
     @staticmethod
     def body(message) -> str:
         return message.get_body(preferencelist=("plain",)).get_content()
 
-    def link(self, address: str, path_part: str, count: int = 1) -> str:
-        """The first URL containing ``path_part`` in the ``count``-th mail to ``address``."""
-        text = self.body(self.wait_for(address, count))
-        for url in re.findall(r"https?://\S+", text):
-            if path_part in url:
-                return url
-        raise AssertionError(f"no link with {path_part!r} in: {text}")
+    def _wait(self, address: str, count: int, wanted, timeout: float):
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while len(found := [m for m in self.to(address) if wanted(m)]) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no mail #{count} for {address}; got {[m['Subject'] for m in self.messages]}")
+                self._lock.wait(remaining)
+            return found[count - 1]
