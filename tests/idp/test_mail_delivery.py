@@ -7,6 +7,7 @@ the real test server) or hangs up.
 
 import pytest
 
+from support.faults import allow_events, refuse_event
 from support.plugin import base_config, stop_courier
 from support.servers import StallingSmtp
 
@@ -111,34 +112,18 @@ def test_courier_and_mail_deliver_racing_send_each_message_once(browser, stallin
     assert stalling.accepted == 1  # the courier found the other two delivered and did not send again
 
 
-def _refuse_event(database, backend, tag):
-    """Make the database refuse an event row with ``tag``: a DB error late in a request."""
-    if backend == "sqlite":
-        database.execute(f"CREATE TRIGGER refuse_event BEFORE INSERT ON event WHEN NEW.tag = '{tag}' "
-                         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
-    else:
-        database.execute("CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS "
-                         "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$")
-        database.execute(f"CREATE TRIGGER refuse_event BEFORE INSERT ON event FOR EACH ROW "
-                         f"WHEN (NEW.tag = '{tag}') EXECUTE FUNCTION refuse_event()")
-
-
-def _allow_events(database, backend):
-    database.execute("DROP TRIGGER refuse_event" + ("" if backend == "sqlite" else " ON event"))
-
-
-def test_a_rolled_back_requests_mail_is_never_sent(browser, stalling, smtp, database, make_account, backend):
+def test_a_rolled_back_requests_mail_is_never_sent(app, browser, stalling, smtp, database, make_account):
     stalling.release()
     account = make_account()
     # The reset mail is queued, then the event after it fails: the request rolls back.
-    _refuse_event(database, backend, "account:password:reset_requested")
+    refuse_event(app, "account:password:reset_requested")
     response = browser.submit("/forgot-password", {"email": account["email"]})
     assert response.status_code == 500
     assert _outbox(database, account["email"]) is None
     smtp.settle()
     assert smtp.to(account["email"]) == []
     # The same request, committed, does send: the refusal above is what kept the mail back.
-    _allow_events(database, backend)
+    allow_events(app)
     assert browser.submit("/forgot-password", {"email": account["email"]}).status_code == 200
     assert "/reset-password/" in smtp.link(account["email"], "/reset-password/")
     smtp.settle()
