@@ -38,7 +38,7 @@ _EXTENSION = "buergerkonto.mail_courier"
 class Courier:
     """Delivers the ids it is given with ``deliver(ids)`` inside ``app``'s context, one batch at a time."""
 
-    def __init__(self, app: Flask, deliver: Callable[[list[int]], object]):
+    def __init__(self, app: Flask, deliver: Callable[[list[int]], object] | None):
         self.app = app
         self.deliver = deliver
         self._reset()
@@ -95,10 +95,6 @@ class Courier:
             finally:
                 db.session.remove()
 
-    def idle(self) -> bool:
-        with self._lock:
-            return not self._queue and not self._busy
-
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until everything handed over so far has been dealt with; ``False`` on timeout."""
         with self._lock:
@@ -128,9 +124,12 @@ def courier_for(app: Flask, deliver: Callable[[list[int]], object]) -> Courier:
 
 
 def shutdown(app: Flask, timeout: float | None = 30.0) -> bool:
-    """Let the app's courier finish and stop (a test app's teardown; process exit)."""
-    courier = app.extensions.get(_EXTENSION)
-    return courier.shutdown(timeout) if courier is not None else True
+    """Let the app's courier finish and stop; later mail stays in the outbox (a test app's teardown)."""
+    with _registry_lock:
+        courier = app.extensions.get(_EXTENSION)
+        if courier is None:
+            courier = app.extensions[_EXTENSION] = Courier(app, deliver=None)
+    return courier.shutdown(timeout)
 
 
 def drain_all(timeout: float | None = 30.0) -> bool:

@@ -156,7 +156,8 @@ def test_an_unknown_delivery_mode_is_refused_at_start(database_url):
         create_app(dict(base_config(database_url), MAIL_DELIVERY="sometimes"))
 
 
-def test_a_stopped_courier_takes_nothing_more_and_the_mail_stays_pending(app, browser, smtp, database):
+def test_a_stopped_courier_takes_nothing_more_and_the_mail_stays_pending(app, browser, stalling, smtp, database):
+    stalling.release()
     stop_courier(app)
     assert register(browser, "danach@example.org").status_code == 302
     smtp.settle()
