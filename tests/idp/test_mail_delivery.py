@@ -191,3 +191,18 @@ def test_a_forked_worker_starts_its_own_courier(app, browser, stalling, smtp):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert "/confirm-email/" in smtp.link("kind@example.org", "/confirm-email/")
+
+
+@pytest.mark.parametrize(("url", "mode", "background"), [
+    ("sqlite:////srv/bk.sqlite", "background", True),
+    ("postgresql+psycopg://bk@db/bk", "background", True),
+    ("postgresql+psycopg://bk@db/bk", "inline", False),
+    # The courier's own connection to an in-memory database would open another, empty one.
+    ("sqlite://", "background", False),
+    ("sqlite:///:memory:", "background", False),
+])
+def test_who_delivers(url, mode, background):
+    from buergerkonto.idp import create_app, mail
+
+    app = create_app({"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": url, "MAIL_DELIVERY": mode})
+    assert mail.delivers_in_background(app) is background
