@@ -206,3 +206,24 @@ def test_who_delivers(url, mode, background):
 
     app = create_app({"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": url, "MAIL_DELIVERY": mode})
     assert mail.delivers_in_background(app) is background
+
+
+def test_delivery_leaves_the_process_wide_random_generator_alone(app, stalling, smtp, make_account):
+    """The courier runs beside everything else in the process; drawing from the shared ``random``
+    state there would change what other code draws (Hypothesis in the API conformance test
+    reports it as a strategy using ``random``)."""
+    import random
+
+    from buergerkonto.idp import mail
+    from buergerkonto.idp.extensions import db
+
+    stalling.release()
+    account = make_account()
+    with app.app_context():
+        mail.queue(account["email"], "Betreff", "Text")
+        db.session.commit()
+        before = random.getstate()
+        assert mail.deliver_pending() == 1
+        assert random.getstate() == before
+        db.session.remove()
+    assert smtp.wait_for(account["email"])["Message-ID"].endswith("@buergerkonto.invalid>")
