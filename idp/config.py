@@ -17,6 +17,9 @@ ENV_PREFIX = "BUERGERKONTO"
 _WEAK_SECRETS = {"", "dev", "changeme", "change-me", "secret", "test", "development"}
 
 
+MAIL_DELIVERY_MODES = ("background", "inline")
+
+
 class ConfigurationError(RuntimeError):
     """The configuration is unsafe or incomplete; the service refuses to start."""
 
@@ -69,6 +72,9 @@ DEFAULTS = {
     "SMTP_SSL": False,
     "SMTP_TIMEOUT": 10,
     "MAIL_DIR": None,
+    # "background": a thread per process delivers after the request's commit (the response does not
+    # wait for the mail server); "inline": the request delivers after its commit (no threads).
+    "MAIL_DELIVERY": "background",
     "MUNICIPALITY_NAMES": ["Leer", "Landkreis Leer", "Moormerland", "Westoverledingen"],
     "TRUSTED_PROXIES": 0,
 }
@@ -96,6 +102,8 @@ def load_config(app, test_config=None):
                 "BUERGERKONTO_SECRET_KEY must be set in production (at least 32 random characters)."
             )
         app.config["SECRET_KEY"] = _instance_secret(instance)
+    if app.config["MAIL_DELIVERY"] not in MAIL_DELIVERY_MODES:
+        raise ConfigurationError(f"MAIL_DELIVERY must be one of {', '.join(MAIL_DELIVERY_MODES)}.")
     _check_production(app.config)
     _cookie_settings(app.config)
 

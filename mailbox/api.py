@@ -13,11 +13,11 @@ from io import BytesIO
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, g, jsonify, request, send_file
 
 from ..idp.extensions import csrf, db, limiter
 from ..idp.oidc import api_scopes, claims
-from ..idp.oidc.models import Token, hash_token
+from ..idp.oidc.models import Token
 from ..idp.oidc.server import resource_protector
 from ..idp.web import problem
 from . import openapi, service
@@ -64,15 +64,25 @@ def _bearer_challenge(error: str | None = None, description: str | None = None, 
     return {"WWW-Authenticate": ", ".join(parts)}
 
 
+def _bearer_token() -> Token | OAuth2Error:
+    """The request's bearer token, or why there is none; looked up once per request, so the send
+    rate limit (keyed by the token's portal) and ``authenticate`` share one query."""
+    if "postbox_bearer" not in g:
+        try:
+            g.postbox_bearer = resource_protector().acquire_token()
+        except OAuth2Error as exc:
+            g.postbox_bearer = exc
+    return g.postbox_bearer
+
+
 def authenticate(scope: str, citizen: bool) -> Token:
     """The request's token, if it is a live postbox token with ``scope`` of the right holder."""
-    try:
-        token = resource_protector().acquire_token()
-    except MissingAuthorizationError:
-        raise ApiProblem(401, "Unauthorized", "A bearer token is required.", _bearer_challenge()) from None
-    except OAuth2Error:
+    token = _bearer_token()
+    if isinstance(token, MissingAuthorizationError):
+        raise ApiProblem(401, "Unauthorized", "A bearer token is required.", _bearer_challenge())
+    if isinstance(token, OAuth2Error):
         raise ApiProblem(401, "Unauthorized", "The token is invalid, expired or revoked.",
-                         _bearer_challenge("invalid_token")) from None
+                         _bearer_challenge("invalid_token"))
     if api_scopes.audience_of(token.scope) != audience():
         raise ApiProblem(401, "Unauthorized", "The token was not issued for the postbox API.",
                          _bearer_challenge("invalid_token", "wrong audience"))
@@ -88,14 +98,14 @@ def authenticate(scope: str, citizen: bool) -> Token:
     return token
 
 
+def _without_sender() -> bool:
+    """No live token, so no sender to count against: the view answers 401 instead."""
+    return isinstance(_bearer_token(), OAuth2Error)
+
+
 def _sender_key() -> str:
-    """Rate-limit key of a send: the portal the token belongs to (or the address, without one)."""
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer " and 0 < len(header) - 7 <= 256:
-        row = db.session.query(Token.client_id).filter_by(access_token=hash_token(header[7:].strip())).first()
-        if row is not None:
-            return "postbox-send:" + row.client_id
-    return "postbox-send-ip:" + (request.remote_addr or "")
+    """Rate-limit key of a send: the portal its (live) token belongs to."""
+    return "postbox-send:" + _bearer_token().client_id
 
 
 def _send_limit() -> str:
@@ -166,7 +176,7 @@ def openapi_document():
 
 
 @bp.post("/messages")
-@limiter.limit(_send_limit, key_func=_sender_key)
+@limiter.limit(_send_limit, key_func=_sender_key, exempt_when=_without_sender)
 def send():
     token = authenticate(SCOPE_SEND, citizen=False)
     key = request.headers.get("Idempotency-Key")

@@ -31,12 +31,15 @@ def rotate_postbox(batch, as_json):
               help="Purge messages deleted longer ago than this (default: POSTBOX_RETENTION_DAYS).")
 @click.option("--json", "as_json", is_flag=True)
 def purge(days, as_json):
-    """Remove deleted messages for good once their retention period has passed."""
-    from . import service
+    """Remove deleted messages for good once their retention period has passed, and attachment files
+    that no message names (left by a process that died mid-send; only files older than an hour)."""
+    from . import service, storage
 
     count = service.purge(timedelta(days=days) if days is not None else None)
     db.session.commit()
-    click.echo(json.dumps({"purged": count}) if as_json else f"{count} deleted message(s) purged.")
+    orphans = storage.sweep_orphans()
+    click.echo(json.dumps({"purged": count, "orphaned_files_removed": orphans}) if as_json
+               else f"{count} deleted message(s) purged, {orphans} orphaned attachment file(s) removed.")
 
 
 @postbox_group.command("reindex")

@@ -113,12 +113,13 @@ def send(client, data: SendIn, fingerprint: str, idempotency_key: str | None) ->
     message.kek_id, message.data_key = sealing.wrap(data_key, message.public_id)
     message.subject = sealing.seal(data_key, data.subject.encode(), message.public_id, "subject")
     message.body = sealing.seal(data_key, data.body.encode(), message.public_id, "body")
+    files = []
     for number, item in enumerate(data.attachments):
         attachment = Attachment(number=number, content_type=item.content_type, size=len(item.content),
                                 filename=sealing.seal(data_key, item.filename.encode(), message.public_id,
                                                       f"attachment/{number}/filename"))
-        storage.put(attachment, sealing.seal(data_key, item.content, message.public_id,
-                                             f"attachment/{number}/content"))
+        files.append(storage.put(attachment, sealing.seal(data_key, item.content, message.public_id,
+                                                          f"attachment/{number}/content")))
         message.attachments.append(attachment)
     try:
         with db.session.begin_nested():
@@ -126,11 +127,12 @@ def send(client, data: SendIn, fingerprint: str, idempotency_key: str | None) ->
     except IntegrityError:
         if not idempotency_key:
             raise
-        storage.remove([a.stored_name for a in message.attachments])
         existing = _replay(client.client_id, idempotency_key, fingerprint)
         if existing is None:
             raise
         return existing, True
+    # The row is in: now its files (directory storage), removed again unless the transaction commits.
+    storage.write(files)
     events.record("postbox:message:send", account.id, client_id=client.client_id, message=message.public_id,
                   kind=message.kind)
     _notify(account)
@@ -300,7 +302,8 @@ def sender_status(client_id: str, public_id: str) -> dict | None:
 # --- retention, keys, account -----------------------------------------------------------
 
 def purge(older_than: timedelta | None = None, batch: int = 500) -> int:
-    """Remove messages deleted longer ago than the retention period; commits per batch."""
+    """Remove messages deleted longer ago than the retention period; commits per batch
+    (their attachment files go after each commit)."""
     if older_than is None:
         older_than = timedelta(days=current_app.config["POSTBOX_RETENTION_DAYS"])
     limit = utcnow() - older_than
@@ -322,7 +325,7 @@ def _remove(rows: list[Message]) -> int:
     Attachment.query.filter(Attachment.message_id.in_(ids)).delete(synchronize_session=False)
     Message.query.filter(Message.id.in_(ids)).delete(synchronize_session=False)
     db.session.flush()
-    storage.remove(files)
+    storage.remove(files)  # after the commit: a rolled-back deletion keeps them
     return len(ids)
 
 

@@ -7,7 +7,7 @@ before and after every test (see ``support/upstream/harness.py``).
 import pytest
 import requests
 
-from support.plugin import base_config
+from support.plugin import base_config, stop_courier
 from support.upstream.harness import (CLIENT_ID, CLIENT_SECRET, Upstream, UpstreamBrowser, start_upstream,
                                       stop_upstream)
 
@@ -80,6 +80,7 @@ def make_app(app_config):
 
     yield make
     for app in made:
+        stop_courier(app)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

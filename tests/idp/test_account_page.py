@@ -125,6 +125,7 @@ def test_change_email_needs_the_password(signed_in, smtp, database):
                                                    "current_password": "nicht-das-passwort"})
     assert response.status_code == 400
     assert signed_in.soup(response).select_one("#current_password-error")
+    smtp.settle()
     assert smtp.to("anders@example.org") == []
 
 
@@ -140,6 +141,7 @@ def test_change_email_to_a_taken_address_answers_the_same_and_changes_nothing(si
         answers.append((response.status_code, response.headers["Location"], flashes.replace(address, "ADDRESS")))
     assert answers[0] == answers[1]
     smtp.wait_for("noch-frei@example.org")
+    smtp.settle()
     assert smtp.to(taken["email"]) == []
     assert database.account(signed_in.account["email"]) is not None
 

@@ -13,7 +13,7 @@ import requests
 from bs4 import BeautifulSoup
 from werkzeug.serving import make_server
 
-from support.plugin import base_config
+from support.plugin import base_config, stop_courier
 from support.servers import free_port
 
 HTTP_TIMEOUT = 10
@@ -35,6 +35,7 @@ def live(database_url, smtp):
     yield app, config["ISSUER"]
     server.shutdown()
     thread.join(timeout=10)
+    stop_courier(app)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

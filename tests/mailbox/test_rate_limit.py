@@ -18,3 +18,41 @@ def test_a_portal_over_its_send_limit_gets_429_and_others_do_not(leer, landkreis
     # A second token of the same portal shares its budget; another portal has its own.
     assert leer.send(leer.portal_token(), sub).status_code == 429
     assert landkreis.send(landkreis.portal_token(), landkreis.sub()).status_code == 201
+
+
+def test_requests_without_a_live_token_get_401_not_429(leer, citizen, kit):
+    """The limit counts senders; a request that names none is refused as such, however often."""
+    sub = leer.sub()
+    for headers in ({}, kit.bearer("kein-gueltiges-token"), {"Authorization": "Basic eDp5"}):
+        for _ in range(5):
+            response = leer.http.post(f"{kit.API}/messages", json={"recipient": sub, "subject": "s", "body": "b"},
+                                      headers=headers)
+            assert response.status_code == 401, (headers, response.status_code)
+            assert response.mimetype == "application/problem+json"
+    # ... and they did not use up the portal's budget.
+    token = leer.portal_token()
+    for _ in range(3):
+        assert leer.send(token, sub).status_code == 201
+
+
+def test_a_send_looks_its_token_up_once(leer, citizen, app):
+    """The per-portal limit is keyed by the token the view authenticates with: one query, not two."""
+    from sqlalchemy import event
+
+    from buergerkonto.idp.extensions import db
+
+    token, sub = leer.portal_token(), leer.sub()
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert leer.send(token, sub).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM oauth_token" in s]
+    assert len(lookups) == 1, lookups

@@ -44,7 +44,9 @@ def test_portal_sends_and_another_portal_reads_the_same_postbox(leer, landkreis,
 def test_new_message_mail_says_so_without_content(leer, citizen, smtp, app, kit):
     response = leer.send(leer.portal_token(), leer.sub(), subject="Geheimer Betreff", body="Geheimer Inhalt")
     assert response.status_code == 201
-    [mail] = [m for m in smtp.messages if m["To"] == citizen["email"]]
+    mail = smtp.wait_for(citizen["email"])
+    smtp.settle()
+    assert len(smtp.to(citizen["email"])) == 1
     assert mail["Subject"] == "Neue Nachricht in Ihrem Postfach"
     text = mail.get_content()
     assert "Geheim" not in text and "/postbox" in text

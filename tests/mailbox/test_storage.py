@@ -6,6 +6,8 @@ import os
 import pytest
 from sqlalchemy import text
 
+from support.plugin import stop_courier
+
 KEY_1 = base64.b64encode(b"1" * 32).decode()
 KEY_2 = base64.urlsafe_b64encode(os.urandom(32)).decode()
 SECRETS = ("Geheimer Betreff Hundesteuer", "Vertraulicher Inhalt des Bescheids", "steuerbescheid-erika.pdf",
@@ -52,6 +54,7 @@ def other_app(app_config):
 
     yield make
     for instance in made:
+        stop_courier(instance)
         with instance.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -59,6 +59,9 @@ def smtp_server():
 
 @pytest.fixture
 def smtp(smtp_server):
+    """The SMTP server, emptied. Mail arrives in the background after the response:
+    read it with ``wait_for``/``link`` (they wait), and call ``settle()`` before asserting
+    that nothing was sent."""
     smtp_server.clear()
     return smtp_server
 
@@ -133,9 +136,17 @@ def app(app_config):
 
     app = create_app(app_config)
     yield app
+    stop_courier(app)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def stop_courier(app) -> None:
+    """The app's mail courier finishes and stops before its database goes: it must not outlive the test."""
+    from buergerkonto.idp import courier
+
+    assert courier.shutdown(app, timeout=60), "the mail courier was still busy 60 s after the test"
 
 
 @pytest.fixture
