@@ -1,11 +1,12 @@
 """The table: rows, targets from issue 8, pass or miss, growth with size, ratio to the peer."""
 
 ROWS = ["discovery", "jwks", "client_credentials", "signin", "refresh", "userinfo", "introspection", "postbox_send",
-        "postbox_list"]
+        "postbox_list", "postbox_list_alone"]
 LABELS = {
     "discovery": "discovery", "jwks": "JWKS", "client_credentials": "client credentials",
     "signin": "password sign-in (full flow)", "refresh": "refresh grant", "userinfo": "userinfo",
     "introspection": "introspection", "postbox_send": "postbox send", "postbox_list": "postbox list (first page)",
+    "postbox_list_alone": "postbox list, one connection",
 }
 # Requests (or sign-ins) per second on 2 cores, from issue 8.
 TARGETS = {"client_credentials": 1200, "refresh": 500, "signin": 50, "userinfo": 1500}
@@ -13,8 +14,9 @@ RSS_LIMIT_MIB = 150
 # A rate at the largest size this much below the smallest size's counts as falling.
 GROWTH_TOLERANCE = 0.10
 # Rows whose latency must not grow with the table (issue 6: the postbox list), and by how much it may
-# (the shared machine's noise between identical runs is about +-20 %).
-LATENCY_ROWS = ("postbox_list",)
+# (the shared machine's noise between identical runs is about +-20 %). Measured with one connection:
+# under 16 connections the latency is mostly the queue, which follows the rate, not the table.
+LATENCY_ROWS = ("postbox_list_alone",)
 LATENCY_TOLERANCE = 0.25
 
 

@@ -121,14 +121,16 @@ class Bench:
                 sample.db_cpu_ms = (db_tree.cpu() - db0) * 1000 / sample.requests
         return sample
 
-    def wrk_row(self, row: Row, base: str, tree, db_tree, request: Request, pool_fn=None):
+    def wrk_row(self, row: Row, base: str, tree, db_tree, request: Request, pool_fn=None, connections=None):
         a = self.args
+        connections = connections or a.connections
+        threads = min(a.threads, connections)
 
         def once(seconds, profiled=False):
             pool = pool_fn(seconds) if pool_fn else None
             running = profile.start(tree.workers(), seconds, self.out, row.name) if profiled else []
             sample = self._measure(tree, db_tree, lambda: run_wrk(self.wrk, base, request, seconds,
-                                                                   a.connections, a.threads, pool))
+                                                                   connections, threads, pool))
             if running:
                 print(f"    profile: {profile.finish(running, self.out, row.name)}", flush=True)
             return sample
@@ -200,7 +202,8 @@ class Bench:
             password_hash = argon2_hash(DEFAULTS)
             cc_auth = basic_auth(client["client_id"], client["client_secret"])
             postbox = None
-            if {"postbox_send", "postbox_list"} & set(a.rows) and database.has_table("postbox_message"):
+            if {"postbox_send", "postbox_list", "postbox_list_alone"} & set(a.rows) and \
+                    database.has_table("postbox_message"):
                 postbox = postbox_data.PostboxData(database, client)
             for size in a.sizes:
                 took = database.grow_accounts(size, password_hash)
@@ -268,14 +271,15 @@ class Bench:
                     request = Request("POST", "/oauth/introspect", {**FORM, "Authorization": cc_auth},
                                       "token={TOKEN}&token_type_hint=access_token", pool=[])
                 self.wrk_row(row, base, tree, db_tree, request, fixed)
-            elif name in ("postbox_send", "postbox_list"):
+            elif name in ("postbox_send", "postbox_list", "postbox_list_alone"):
                 if postbox is None:
                     row.skipped = True
                     row.note = "skipped: /api/postbox/v1 is not in this build"
                 elif name == "postbox_send":
                     self.postbox_send_row(row, base, tree, db_tree, postbox, cc_auth, size)
                 else:
-                    self.postbox_list_row(row, base, tree, db_tree, postbox, size)
+                    self.postbox_list_row(row, base, tree, db_tree, postbox, size,
+                                          connections=1 if name == "postbox_list_alone" else None)
             self.rows.append(row)
             report.print_row(row)
 
@@ -294,11 +298,12 @@ class Bench:
         row.note = (f"{len(recipients):,} recipients addressed by their pairwise sub, a unique Idempotency-Key "
                     "per send, 1 KiB body, notification mail into MAIL_DIR")
 
-    def postbox_list_row(self, row, base, tree, db_tree, postbox, size):
-        """wrk GETs the first page of random citizens' postboxes (10 sealed messages each)."""
+    def postbox_list_row(self, row, base, tree, db_tree, postbox, size, connections=None):
+        """wrk GETs the first page of random citizens' postboxes (10 sealed messages each); with one
+        connection, the latency is the service time alone (issue 6's "must not grow with the size")."""
         tokens = postbox.read_tokens(size)
         request = Request("GET", postbox_data.LIST_PATH, {"Authorization": "Bearer {TOKEN}"}, pool=[])
-        self.wrk_row(row, base, tree, db_tree, request, lambda seconds, p=tokens: p)
+        self.wrk_row(row, base, tree, db_tree, request, lambda seconds, p=tokens: p, connections)
         counts = postbox.counts()
         plan = postbox.list_plan(size)
         row.extra = {"counts": counts, "plan": plan}

@@ -20,8 +20,11 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def cpu_seconds(pids) -> float:
-    """utime + stime of the given processes (fields 14 and 15 of /proc/PID/stat)."""
+def cpu_seconds(pids, reaped_of=None) -> float:
+    """utime + stime of the given processes (fields 14 and 15 of /proc/PID/stat), plus the
+    cutime + cstime (fields 16 and 17) of ``reaped_of``: the CPU of its children that have exited.
+    PostgreSQL's backends come and go with connections; without the reaped ones a row whose
+    backends ended during the run measured negative database CPU."""
     total = 0
     for pid in pids:
         try:
@@ -30,6 +33,8 @@ def cpu_seconds(pids) -> float:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
         total += int(fields[11]) + int(fields[12])
+        if pid == reaped_of:
+            total += int(fields[13]) + int(fields[14])
     return total / CLK_TCK
 
 
@@ -56,7 +61,7 @@ class ProcessTree:
         return children(self.pid)
 
     def cpu(self) -> float:
-        return cpu_seconds(self.pids())
+        return cpu_seconds(self.pids(), reaped_of=self.pid)
 
     def peak_rss_mib(self) -> float:
         """The largest VmHWM (peak resident set) among the workers, in MiB."""

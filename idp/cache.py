@@ -48,6 +48,18 @@ class TtlCache:
                 self._entries[key] = (now + self.seconds, value)
         return value
 
+    def peek(self, key):
+        """The live value of ``key``, or None."""
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key, value, seconds: float) -> None:
+        """Keep ``value`` for ``seconds`` (an entry's own lifetime)."""
+        with self._lock:
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + seconds, value)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
 from .. import events
+from ..cache import cache
 from ..extensions import db
 from ..models import WebSession
 from ..timeutil import utcnow
@@ -257,17 +258,30 @@ _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 def _remember_released(client, account, sid, scope, names) -> None:
-    """Note on the portal sign-in which claims the portal received (shown on the account page)."""
+    """Note on the portal sign-in which claims the portal received (shown on the account page).
+
+    Userinfo and refresh call this on every request: write only what changed, and the "last
+    used" time at most once a minute. When the row was found up to date, this process remembers
+    so until that minute is over and skips even the SELECT (``idp.cache``).
+    """
     if not sid:
+        return
+    names = frozenset(names) | frozenset(claims.scope_claim_names(scope))
+    seen = cache("released_claims")
+    if seen.peek((sid, client.client_id, names)):
         return
     row = PortalSignIn.query.filter_by(sid=sid, client_id=client.client_id).first()
     if row is None:
         return
-    released = sorted(set(row.claims or []) | set(names) | set(claims.scope_claim_names(scope)))
+    released = sorted(set(row.claims or []) | names)
     now = utcnow()
-    # Userinfo and refresh call this on every request: write only what changed, and the
-    # "last used" time at most once a minute.
+    up_to_date = True
     if released != sorted(row.claims or []):
         row.claims = released
+        up_to_date = False
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_GRANULARITY:
         row.last_used_at = now
+        up_to_date = False
+    if up_to_date:  # only a state read from the database is remembered, never one still to be committed
+        remaining = (_LAST_USED_GRANULARITY - (now - row.last_used_at)).total_seconds()
+        seen.put((sid, client.client_id, names), True, remaining)
