@@ -1,9 +1,10 @@
-"""Operator commands: ``clients create|list|delete``, ``keys rotate``, ``sessions expire``, ``logout deliver``."""
+"""Operator commands: ``clients create|list|delete``, ``keys rotate``, ``sessions expire``, ``logout deliver``,
+``purge``."""
 
 import json
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
 from . import clients, keys, logout
@@ -97,6 +98,19 @@ def sessions_expire():
     click.echo(f"{count} session(s) ended, {retried} logout token(s) delivered.")
 
 
+@click.command("purge")
+@with_appcontext
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def purge_command(as_json):
+    """Delete used codes, spent tokens and other rows nothing needs any more (run it daily)."""
+    from .purge import purge
+
+    counts = purge()
+    db.session.commit()
+    _emit(as_json, counts, ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in counts.items())
+          + " deleted.")
+
+
 @logout_group.command("deliver")
 def logout_deliver():
     """Retry pending back-channel logout deliveries."""
@@ -104,5 +118,5 @@ def logout_deliver():
 
 
 def register(app) -> None:
-    for group in (clients_group, keys_group, sessions_group, logout_group):
+    for group in (clients_group, keys_group, sessions_group, logout_group, purge_command):
         app.cli.add_command(group)

@@ -113,7 +113,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return super().create_token_response()
 
     def delete_authorization_code(self, authorization_code):
-        """Keep the used code: a later replay must be recognised (purged after a day)."""
+        """Keep the used code: a later replay must be recognised (`buergerkonto purge` removes it after a day)."""
 
     def authenticate_user(self, authorization_code):
         return authorization_code.account

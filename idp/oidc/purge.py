@@ -1,0 +1,46 @@
+"""Removing the provider's rows that nothing needs any more (``buergerkonto purge``, run daily).
+
+Each kind is kept exactly as long as it can still matter:
+
+- authorization codes for a day: a code works for 60 s, but a replay of a used
+  code revokes its grant, and the nonce check refuses a nonce seen before; a
+  day is far longer than any ID token carrying that nonce lives;
+- tokens until their access token has expired and, with a refresh token, until
+  the grant's absolute refresh lifetime is over: a rotated refresh token stays
+  until then so that its replay is still recognised (and revokes the grant);
+- client-assertion ids (``private_key_jwt``) once the assertion has expired, as
+  an expired assertion is refused anyway;
+- back-channel logout deliveries 30 days after they were delivered or abandoned.
+"""
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import and_, delete, or_
+
+from ..extensions import db
+from ..timeutil import utcnow
+from .models import AuthorizationCode, ClientAssertionJti, LogoutDelivery, Token
+
+CODE_KEPT_SECONDS = 24 * 3600
+LOGOUT_KEPT = timedelta(days=30)
+
+
+def purge(now: int | None = None) -> dict[str, int]:
+    """Delete what is no longer needed; returns how many rows of each kind went (caller commits)."""
+    now = int(now or time.time())
+    moment = utcnow()
+    counts = {
+        "codes": db.session.execute(
+            delete(AuthorizationCode).where(AuthorizationCode.issued_at < now - CODE_KEPT_SECONDS)).rowcount,
+        "tokens": db.session.execute(delete(Token).where(
+            Token.issued_at + Token.expires_in < now,
+            or_(Token.refresh_token.is_(None),
+                and_(Token.refresh_expires_at.isnot(None), Token.refresh_expires_at < now)))).rowcount,
+        "client_assertion_ids": db.session.execute(
+            delete(ClientAssertionJti).where(ClientAssertionJti.expires_at < now)).rowcount,
+        "logout_deliveries": db.session.execute(delete(LogoutDelivery).where(or_(
+            LogoutDelivery.delivered_at < moment - LOGOUT_KEPT,
+            LogoutDelivery.abandoned_at < moment - LOGOUT_KEPT))).rowcount,
+    }
+    return counts
