@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support.plugin import base_config, stop_courier
+from support.plugin import base_config, close_app
 from support.servers import free_port
 
 from e2e.audit import Auditor
@@ -78,10 +78,7 @@ def network(tmp_path_factory, sqlite_template, smtp_server):
                   smtp=smtp_server, external=external["base_url"], servers=servers)
     for server in servers:
         server.stop()
-    stop_courier(app)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture(scope="session")

@@ -44,11 +44,7 @@ def test_error_pages_pass_axe(network, new_context, axe, lang):
     assert page.goto(f"{idp}/reset-password/not-a-token").status == 400
     axe(page, "broken reset link")
 
-    page.goto(f"{idp}/sign-in")
-    fill(page, {"email": "nobody@example.org", "password": "falsch-falsch-falsch"})
-    send(page)
-    assert page.locator(".error-summary").count() == 1
-    axe(page, "sign-in with errors")
+    _refused_sign_in(page, f"{idp}/sign-in", axe, "sign-in with errors")
 
     page.goto(f"{idp}/forgot-password")
     axe(page, "forgot password")
@@ -58,11 +54,7 @@ def test_error_pages_pass_axe(network, new_context, axe, lang):
     assert page.goto(f"{idp}/authorize?{query}").status == 400
     axe(page, "authorization refused")
 
-    page.goto(f"{idp}/staff")
-    fill(page, {"email": "nobody@example.org", "password": "falsch-falsch-falsch"})
-    send(page)
-    assert page.locator(".error-summary").count() == 1
-    axe(page, "staff sign-in with errors")
+    _refused_sign_in(page, f"{idp}/staff", axe, "staff sign-in with errors")
 
     portal = network.portals["stadt"]
     page.goto(portal + "/postbox/no-such-message")  # signed out: the portal sends the citizen to sign in
@@ -154,3 +146,12 @@ def test_keyboard_only_sign_in_and_read_a_message(network, new_context, axe):
     _enter(page)
     assert "DEMO-2026-001" in page.locator("h1").inner_text()
     assert "Der Status Ihres Antrags hat sich geändert." in page.locator("main").inner_text()
+
+
+def _refused_sign_in(page, url, axe, name):
+    """A wrong password on a sign-in form: the error summary shows, and the page passes axe."""
+    page.goto(url)
+    fill(page, {"email": "nobody@example.org", "password": "falsch-falsch-falsch"})
+    send(page)
+    assert page.locator(".error-summary").count() == 1
+    axe(page, name)

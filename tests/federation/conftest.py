@@ -7,7 +7,7 @@ before and after every test (see ``support/upstream/harness.py``).
 import pytest
 import requests
 
-from support.plugin import base_config, stop_courier
+from support.plugin import base_config
 from support.upstream.harness import (CLIENT_ID, CLIENT_SECRET, Upstream, UpstreamBrowser, start_upstream,
                                       stop_upstream)
 
@@ -63,27 +63,6 @@ def federated(browser, upstream, citizen_upstream):
         return browser.get(callback)
 
     return run
-
-
-@pytest.fixture
-def make_app(app_config):
-    """``make_app(UPSTREAM_TIMEOUT=...)``: another app on the same database with changed settings."""
-    from buergerkonto.idp import create_app
-    from buergerkonto.idp.extensions import db
-
-    made = []
-
-    def make(**overrides):
-        app = create_app(app_config | overrides)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        stop_courier(app)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture

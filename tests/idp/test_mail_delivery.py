@@ -8,7 +8,7 @@ the real test server) or hangs up.
 import pytest
 
 from support.faults import allow_events, refuse_event
-from support.plugin import base_config, stop_courier
+from support.plugin import base_config
 from support.servers import StallingSmtp
 
 from .conftest import register
@@ -38,20 +38,13 @@ def app_config(database_url, smtp, stalling):
 
 
 @pytest.fixture
-def operator(app_config, smtp):
+def operator(make_app, smtp):
     """The operator's ``buergerkonto`` command: another process on the same database, whose mail
     server works."""
-    from buergerkonto.idp import create_app
     from buergerkonto.idp.cli import main
-    from buergerkonto.idp.extensions import db
 
-    app = create_app(dict(app_config, SMTP_PORT=smtp.port))
-    runner = app.test_cli_runner()
-    yield lambda *args: runner.invoke(main, list(args))
-    stop_courier(app)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    runner = make_app(SMTP_PORT=smtp.port).test_cli_runner()
+    return lambda *args: runner.invoke(main, list(args))
 
 
 def _outbox(database, address):
@@ -130,22 +123,14 @@ def test_a_rolled_back_requests_mail_is_never_sent(app, browser, stalling, smtp,
     assert len(smtp.to(account["email"])) == 1
 
 
-def test_inline_delivery_sends_before_the_response(database_url, smtp):
-    from buergerkonto.idp import create_app
-    from buergerkonto.idp.extensions import db
+def test_inline_delivery_sends_before_the_response(make_app, smtp):
     from support.browser import Browser
 
-    app = create_app(dict(base_config(database_url, smtp.port), MAIL_DELIVERY="inline"))
-    try:
-        response = register(Browser(app.test_client()), "sofort@example.org")
-        assert response.status_code == 302
-        # No waiting: the request itself delivered after its commit.
-        assert len(smtp.to("sofort@example.org")) == 1
-    finally:
-        stop_courier(app)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    app = make_app(SMTP_PORT=smtp.port, MAIL_DELIVERY="inline")
+    response = register(Browser(app.test_client()), "sofort@example.org")
+    assert response.status_code == 302
+    # No waiting: the request itself delivered after its commit.
+    assert len(smtp.to("sofort@example.org")) == 1
 
 
 def test_an_unknown_delivery_mode_is_refused_at_start(database_url):
@@ -157,8 +142,10 @@ def test_an_unknown_delivery_mode_is_refused_at_start(database_url):
 
 
 def test_a_stopped_courier_takes_nothing_more_and_the_mail_stays_pending(app, browser, stalling, smtp, database):
+    from buergerkonto.idp import courier
+
     stalling.release()
-    stop_courier(app)
+    assert courier.shutdown(app, timeout=60)
     assert register(browser, "danach@example.org").status_code == 302
     smtp.settle()
     assert smtp.to("danach@example.org") == []

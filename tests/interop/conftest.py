@@ -13,7 +13,7 @@ import requests
 from bs4 import BeautifulSoup
 from werkzeug.serving import make_server
 
-from support.plugin import base_config, stop_courier
+from support.plugin import base_config, close_app
 from support.servers import free_port
 
 HTTP_TIMEOUT = 10
@@ -23,7 +23,6 @@ HTTP_TIMEOUT = 10
 def live(database_url, smtp):
     """The app served by werkzeug in a thread on 127.0.0.1; its issuer is that address."""
     from buergerkonto.idp import create_app
-    from buergerkonto.idp.extensions import db
 
     port = free_port()
     config = base_config(database_url, smtp.port)
@@ -35,10 +34,7 @@ def live(database_url, smtp):
     yield app, config["ISSUER"]
     server.shutdown()
     thread.join(timeout=10)
-    stop_courier(app)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 class LiveBrowser:

@@ -6,7 +6,6 @@ import os
 import pytest
 from sqlalchemy import text
 
-from support.plugin import stop_courier
 
 KEY_1 = base64.b64encode(b"1" * 32).decode()
 KEY_2 = base64.urlsafe_b64encode(os.urandom(32)).decode()
@@ -38,26 +37,6 @@ def _raw_rows(app) -> list[bytes]:
                                       for v in row))
         db.session.remove()
     return rows
-
-
-@pytest.fixture
-def other_app(app_config):
-    """Further instances on the same database (other keys); their connections are closed afterwards."""
-    from buergerkonto.idp import create_app
-    from buergerkonto.idp.extensions import db
-
-    made = []
-
-    def make(**config):
-        made.append(create_app(dict(app_config, **config)))
-        return made[-1]
-
-    yield make
-    for instance in made:
-        stop_courier(instance)
-        with instance.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_raw_rows_hold_no_plaintext(leer, citizen, app, client, kit):
@@ -93,11 +72,11 @@ def test_sealed_values_cannot_be_moved_between_messages(leer, citizen, app, clie
     assert type(failure.value).__name__ == "InvalidTag"
 
 
-def test_rotation_rewraps_data_keys_and_old_key_can_go(leer, citizen, app, other_app, client, kit):
+def test_rotation_rewraps_data_keys_and_old_key_can_go(leer, citizen, app, make_app, client, kit):
     message_id, pdf = _send_secret(leer, kit)
     token = leer.citizen_token()
     # Step 1: every instance knows the new key and still the old one; reading keeps working.
-    both = other_app(POSTBOX_KEK=KEY_2, POSTBOX_KEK_PREVIOUS=KEY_1)
+    both = make_app(POSTBOX_KEK=KEY_2, POSTBOX_KEK_PREVIOUS=KEY_1)
     read = both.test_client().get(f"{kit.API}/messages/{message_id}", headers=kit.bearer(token))
     assert read.status_code == 200 and read.get_json()["subject"] == SECRETS[0]
     # Step 2: re-wrap.
@@ -107,10 +86,10 @@ def test_rotation_rewraps_data_keys_and_old_key_can_go(leer, citizen, app, other
     again = both.test_cli_runner().invoke(args=["keys", "rotate-postbox", "--json"])
     assert '"rewrapped": 0' in again.output
     # Step 3: the old key is gone; the new one alone opens everything, the old one alone nothing.
-    new_only = other_app(POSTBOX_KEK=KEY_2).test_client()
+    new_only = make_app(POSTBOX_KEK=KEY_2).test_client()
     read = new_only.get(f"{kit.API}/messages/{message_id}/attachments/0", headers=kit.bearer(token))
     assert read.status_code == 200 and read.data == pdf
-    old_only = other_app(POSTBOX_KEK=KEY_1).test_client()
+    old_only = make_app(POSTBOX_KEK=KEY_1).test_client()
     response = old_only.get(f"{kit.API}/messages/{message_id}", headers=kit.bearer(token))
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
 

@@ -44,19 +44,9 @@ def test_retired_key_leaves_the_jwks_after_the_publish_window(rp, citizen, runne
         assert SigningKey.query.filter_by(kid=old_kid).first() is None  # purged
 
 
-def test_keys_are_shared_by_app_instances(rp, citizen, app_config):
-    from buergerkonto.idp import create_app
-
+def test_keys_are_shared_by_app_instances(rp, citizen, make_app):
     from joserfc.jwk import KeySet
 
-    from buergerkonto.idp.extensions import db
-
     token = rp.tokens()["id_token"]
-    other_app = create_app(app_config)
-    try:
-        jwks = other_app.test_client().get("/oauth/jwks").get_json()
-    finally:
-        with other_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    jwks = make_app().test_client().get("/oauth/jwks").get_json()
     jwt.decode(token, KeySet.import_key_set(jwks))

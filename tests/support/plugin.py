@@ -132,21 +132,38 @@ def app_config(database_url, smtp):
 @pytest.fixture
 def app(app_config):
     from buergerkonto.idp import create_app
-    from buergerkonto.idp.extensions import db
 
     app = create_app(app_config)
     yield app
-    stop_courier(app)
+    close_app(app)
+
+
+@pytest.fixture
+def make_app(app_config):
+    """``make_app(SETTING=...)``: another app on the test's database with changed settings; closed afterwards."""
+    from buergerkonto.idp import create_app
+
+    made = []
+
+    def make(**overrides):
+        made.append(create_app(app_config | overrides))
+        return made[-1]
+
+    yield make
+    for app in made:
+        close_app(app)
+
+
+def close_app(app) -> None:
+    """End an app a test made: its mail courier finishes and stops first (it must not outlive the test
+    or write into the next test's database), then its sessions and connections are closed."""
+    from buergerkonto.idp import courier
+    from buergerkonto.idp.extensions import db
+
+    assert courier.shutdown(app, timeout=60), "the mail courier was still busy 60 s after the test"
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-def stop_courier(app) -> None:
-    """The app's mail courier finishes and stops before its database goes: it must not outlive the test."""
-    from buergerkonto.idp import courier
-
-    assert courier.shutdown(app, timeout=60), "the mail courier was still busy 60 s after the test"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from support.browser import Browser
-from trust_levels.helpers import Authenticator, staff_password_set, staff_password_step
+from trust_levels.helpers import Authenticator, confirm_check, request_check, staff_password_set, staff_password_step
 
 
 @pytest.fixture
@@ -69,6 +69,15 @@ def make_staff(cli_json, new_browser):
 @pytest.fixture
 def citizen(signed_in):
     return signed_in
+
+
+@pytest.fixture
+def verified(citizen, office, make_staff):
+    """The signed-in citizen, confirmed at the counter of ``office`` (the whole check, through the pages)."""
+    code = request_check(citizen)
+    staff = make_staff(office["id"])
+    assert confirm_check(staff, code).status_code == 200
+    return citizen
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from trust_levels.helpers import confirm_check, request_check
+from trust_levels.helpers import request_check
 
 from buergerkonto.idp.extensions import db
 from buergerkonto.idp.hooks import hooks, proofing_level
@@ -19,14 +19,6 @@ SCHEMA = json.loads((Path(__file__).parent / "verified_claims.schema.json").read
 def validate(verified_claims):
     jsonschema.Draft7Validator.check_schema(SCHEMA)
     jsonschema.validate({"verified_claims": verified_claims}, SCHEMA, cls=jsonschema.Draft7Validator)
-
-
-@pytest.fixture
-def verified(app, citizen, office, make_staff):
-    code = request_check(citizen)
-    staff = make_staff(office["id"])
-    assert confirm_check(staff, code).status_code == 200
-    return citizen
 
 
 def _claims(app, email, requested=None):

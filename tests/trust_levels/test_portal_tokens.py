@@ -19,7 +19,7 @@ from buergerkonto.idp.extensions import db
 from buergerkonto.idp.oidc import clients
 from support.browser import Browser
 from support.relying_party import REDIRECT, RelyingParty
-from trust_levels.helpers import PERSON, confirm_check, request_check
+from trust_levels.helpers import PERSON
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 SCHEMA = json.loads((Path(__file__).parent / "verified_claims.schema.json").read_text())
@@ -40,14 +40,6 @@ def portal(app, client, citizen, browser):
                                               "redirect_uri": REDIRECT})
 
 
-@pytest.fixture
-def confirmed(citizen, browser, office, make_staff):
-    code = request_check(browser)
-    staff = make_staff(office["id"])
-    assert confirm_check(staff, code).status_code == 200
-    return citizen
-
-
 def enable_totp(browser: Browser) -> None:
     page = browser.get("/account/totp")
     secret = Browser.soup(page).select_one(".secret").get_text(strip=True)
@@ -55,7 +47,7 @@ def enable_totp(browser: Browser) -> None:
     assert response.status_code == 200 and "codes" in response.get_data(as_text=True)
 
 
-def test_password_alone_stays_low_and_the_portal_hears_so(confirmed, portal):
+def test_password_alone_stays_low_and_the_portal_hears_so(verified, portal):
     page = portal.authorize("openid profile", claims=CLAIMS, acr_values=SUBSTANTIAL)
     assert page.status_code == 200  # the step-up page, offering the way back
     result = portal.callback(portal.decide(page, "return"))
@@ -63,19 +55,19 @@ def test_password_alone_stays_low_and_the_portal_hears_so(confirmed, portal):
     assert "code" not in result
 
 
-def test_second_factor_gives_substantial_with_verified_claims(confirmed, portal, browser):
+def test_second_factor_gives_substantial_with_verified_claims(verified, portal, browser):
     enable_totp(browser)
     tokens = portal.tokens("openid profile", claims=CLAIMS, acr_values=SUBSTANTIAL)
     id_token = portal.id_token(tokens["id_token"])
     assert id_token["acr"] == SUBSTANTIAL
     assert "mfa" in id_token["amr"]
 
-    [verified] = [v for v in _as_list(id_token["verified_claims"])
-                  if v["verification"]["evidence"][0]["type"] == "document"]
-    jsonschema.validate({"verified_claims": verified}, SCHEMA, cls=jsonschema.Draft7Validator)
-    assert verified["claims"] == {"given_name": PERSON["given_name"], "family_name": PERSON["family_name"],
-                                  "birthdate": PERSON["birthdate"]}
-    evidence = verified["verification"]["evidence"][0]
+    [checked] = [v for v in _as_list(id_token["verified_claims"])
+                 if v["verification"]["evidence"][0]["type"] == "document"]
+    jsonschema.validate({"verified_claims": checked}, SCHEMA, cls=jsonschema.Draft7Validator)
+    assert checked["claims"] == {"given_name": PERSON["given_name"], "family_name": PERSON["family_name"],
+                                 "birthdate": PERSON["birthdate"]}
+    evidence = checked["verification"]["evidence"][0]
     assert evidence["method"] == "pipp" and evidence["document_details"]["type"] == "idcard"
 
     userinfo = portal.userinfo(tokens["access_token"]).get_json()
@@ -83,7 +75,7 @@ def test_second_factor_gives_substantial_with_verified_claims(confirmed, portal,
     assert _as_list(userinfo["verified_claims"])[0]["claims"]["family_name"] == PERSON["family_name"]
 
 
-def test_no_verified_claims_unless_asked(confirmed, portal, browser):
+def test_no_verified_claims_unless_asked(verified, portal, browser):
     enable_totp(browser)
     id_token = portal.id_token(portal.tokens("openid profile")["id_token"])
     assert "verified_claims" not in id_token
