@@ -18,7 +18,7 @@ callers ``merge`` into their own session may be kept.
 import threading
 import time
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -42,10 +42,7 @@ class TtlCache:
             return entry[1]
         value = compute()
         if keep(value):
-            with self._lock:
-                if len(self._entries) >= _MAX_ENTRIES:
-                    self._entries.clear()
-                self._entries[key] = (now + self.seconds, value)
+            self.put(key, value, self.seconds)
         return value
 
     def peek(self, key):
@@ -65,9 +62,9 @@ class TtlCache:
             self._entries.clear()
 
 
-def cache(name: str, app=None) -> TtlCache:
-    """The app's cache called ``name``."""
-    app = app or current_app._get_current_object()
+def cache(name: str) -> TtlCache:
+    """The current app's cache called ``name``."""
+    app = current_app._get_current_object()
     caches = app.extensions.setdefault(_EXTENSION, {})
     found = caches.get(name)
     if found is None:
@@ -85,19 +82,22 @@ def detached_copy(row):
     return twin
 
 
+_FORGET_ON_CHANGE: dict[type, tuple[str, ...]] = {}
+
+
 def forget_on_change(model, *names: str) -> None:
     """Clear the caches ``names`` of the current app whenever a ``model`` row is written in this process."""
+    _FORGET_ON_CHANGE[model] = _FORGET_ON_CHANGE.get(model, ()) + names
 
-    @event.listens_for(Session, "after_flush")
-    def _forget(session, flush_context):
-        changed = (*session.new, *session.dirty, *session.deleted)
-        if any(isinstance(item, model) for item in changed):
-            forget(*names)
+
+@event.listens_for(Session, "after_flush")
+def _forget_what_changed(session, flush_context) -> None:
+    changed = {type(item) for item in (*session.new, *session.dirty, *session.deleted)}
+    for model in changed & _FORGET_ON_CHANGE.keys():
+        forget(*_FORGET_ON_CHANGE[model])
 
 
 def forget(*names: str) -> None:
-    from flask import has_app_context
-
     if not has_app_context():
         return
     caches = current_app.extensions.get(_EXTENSION, {})

@@ -31,6 +31,7 @@ from .extensions import db
 from .models import MailOutbox
 from .timeutil import utcnow
 
+
 def queue(recipient: str, subject: str, body: str) -> MailOutbox:
     """Add a message to the outbox in the current transaction; a request's is delivered after commit."""
     message = MailOutbox(recipient=recipient, subject=subject, body=body)

@@ -58,9 +58,9 @@ class DatabaseSessionInterface(SessionInterface):
     """Flask session interface over the ``web_session`` table."""
 
     def open_session(self, app, request):
-        token = request.cookies.get(self.get_cookie_name(app))
         if request.path.startswith(MACHINE_PATHS):
             return ServerSession()  # portals' server-to-server calls: a browser session means nothing there
+        token = request.cookies.get(self.get_cookie_name(app))
         if token and len(token) <= 128:
             # The account comes along: nearly every page of a signed-in session needs it.
             record = (WebSession.query.options(joinedload(WebSession.account))

@@ -203,6 +203,14 @@ def requested_claims(claims_request: dict | None, target: str) -> dict:
     return dict((claims_request or {}).get(target) or {})
 
 
+def session_for_verified_claims(sid: str | None, claims_request: dict | None, target: str) -> WebSession | None:
+    """The sign-in's browser session, read only when ``target`` asks for verified_claims: their level
+    depends on it, and nothing else released to a portal does."""
+    if not sid or "verified_claims" not in requested_claims(claims_request, target):
+        return None
+    return WebSession.query.filter_by(sid=sid).first()
+
+
 def userinfo_claims(account: Account, scope: str, claims_request: dict | None,
                     record: WebSession | None) -> dict:
     """Claims for the userinfo response: those of the granted scopes plus those requested by name."""

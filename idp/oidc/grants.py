@@ -24,7 +24,6 @@ from sqlalchemy.orm import joinedload
 from .. import events
 from ..cache import cache
 from ..extensions import db
-from ..models import WebSession
 from ..timeutil import utcnow
 from . import claims, keys
 from .models import AuthorizationCode, PortalSignIn, Token, hash_token
@@ -234,8 +233,7 @@ class _IDTokenMixin:
     def generate_user_info(self, user, scope):
         request = g.oidc_token_request
         source = request.authorization_code or request.refresh_token
-        wants_verified = "verified_claims" in claims.requested_claims(source.claims_request, "id_token")
-        record = WebSession.query.filter_by(sid=source.sid).first() if source.sid and wants_verified else None
+        record = claims.session_for_verified_claims(source.sid, source.claims_request, "id_token")
         info = {"sub": claims.subject_for(request.client, user)}
         info.update(claims.id_token_extra_claims(user, scope, source.claims_request, record))
         _remember_released(request.client, user, source.sid, scope, list(info) + ["acr", "amr", "auth_time"])

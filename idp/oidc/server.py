@@ -32,7 +32,6 @@ from sqlalchemy.exc import IntegrityError
 from .. import events
 from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
-from ..models import WebSession
 from . import api_scopes, claims, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
@@ -299,9 +298,7 @@ class UserInfoEndpoint(_UserInfoEndpoint):
             from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
             raise InvalidTokenError()
-        # The session matters only to verified_claims (the level of the sign-in); skip its query otherwise.
-        wants_verified = "verified_claims" in claims.requested_claims(token.claims_request, "userinfo")
-        record = WebSession.query.filter_by(sid=token.sid).first() if token.sid and wants_verified else None
+        record = claims.session_for_verified_claims(token.sid, token.claims_request, "userinfo")
         info = {"sub": claims.subject_for(token.client, token.account)}
         info.update(claims.userinfo_claims(token.account, token.scope, token.claims_request, record))
         from .grants import _remember_released
