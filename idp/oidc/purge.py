@@ -26,11 +26,10 @@ CODE_KEPT_SECONDS = 24 * 3600
 LOGOUT_KEPT = timedelta(days=30)
 
 
-def purge(now: int | None = None) -> dict[str, int]:
+def purge() -> dict[str, int]:
     """Delete what is no longer needed; returns how many rows of each kind went (caller commits)."""
-    now = int(now or time.time())
-    moment = utcnow()
-    counts = {
+    now, moment = int(time.time()), utcnow()  # the integer columns count seconds; the datetime ones are UTC
+    return {
         "codes": db.session.execute(
             delete(AuthorizationCode).where(AuthorizationCode.issued_at < now - CODE_KEPT_SECONDS)).rowcount,
         "tokens": db.session.execute(delete(Token).where(
@@ -43,4 +42,3 @@ def purge(now: int | None = None) -> dict[str, int]:
             LogoutDelivery.delivered_at < moment - LOGOUT_KEPT,
             LogoutDelivery.abandoned_at < moment - LOGOUT_KEPT))).rowcount,
     }
-    return counts
