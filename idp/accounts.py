@@ -199,7 +199,7 @@ def authenticate(email: str, password: str, ip_address: str | None) -> Account |
     except InvalidEmail:
         email_norm = (email or "").strip().lower()[:MAX_EMAIL_LENGTH]
     keys = (throttle.account_key(email_norm), throttle.ip_key(ip_address))
-    throttle.check(*keys)
+    counting = throttle.check(*keys)
     account = Account.query.filter_by(email=email_norm).first() if email_norm else None
     ok, rehash = passwords.verify_password(account.password_hash if account else None, password)
     if not ok:
@@ -209,20 +209,20 @@ def authenticate(email: str, password: str, ip_address: str | None) -> Account |
     if rehash:
         account.password_hash = passwords.hash_password(password)
         events.record("account:password:rehash", account.id)
-    throttle.succeed(keys[0])
+    throttle.succeed(keys[0], counting)
     return account
 
 
 def check_second_factor(account: Account, code: str, ip_address: str | None) -> str | None:
     """Check a TOTP or recovery code with throttling; return the ``amr`` method or ``None``."""
     keys = (throttle.account_key(f"totp:{account.id}"), throttle.ip_key(ip_address))
-    throttle.check(*keys)
+    counting = throttle.check(*keys)
     cleaned = "".join((code or "").split())
     if cleaned.isdigit() and totp.consume_code(account, cleaned):
-        throttle.succeed(keys[0])
+        throttle.succeed(keys[0], counting)
         return "otp"
     if not cleaned.isdigit() and totp.consume_recovery_code(account, cleaned):
-        throttle.succeed(keys[0])
+        throttle.succeed(keys[0], counting)
         events.record("account:recovery_code:used", account.id,
                       remaining=totp.remaining_recovery_codes(account))
         return "otp"

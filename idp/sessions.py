@@ -141,19 +141,30 @@ def _renew_csrf(session: ServerSession) -> None:
 
 
 def rotate(app, session: ServerSession, kind: str = "citizen") -> WebSession:
-    """Give the browser a new session id (at every sign-in), ending the old record.
+    """Give the browser a new session id (at every sign-in): a new token and ``sid``.
 
-    The data the browser carried into the sign-in (such as a pending
-    authorization request) moves along; the CSRF token is renewed.
+    A record someone was signed in on is ended and a new one starts; an
+    anonymous one is renewed in place. The data the browser carried into the
+    sign-in (such as a pending authorization request) moves along; the CSRF
+    token is renewed.
     """
     now = utcnow()
-    if session.record is not None and session.record.ended_at is None:
-        session.record.ended_at = now
-    if session.record is not None:
-        # The data moves to the new record; the ended one keeps none (it may hold an address).
-        session.record.data = {}
+    previous = session.record
     session.token = secrets.token_urlsafe(32)
-    session.record = new_record(app, session.token, now, kind)
-    db.session.add(session.record)
+    if previous is not None and previous.account_id is None and previous.ended_at is None:
+        # Nobody was signed in on this record: it serves on under the new token and a new sid,
+        # as if new (one UPDATE instead of ending it and inserting another).
+        previous.token_hash = sha256_hex(session.token)
+        previous.sid = secrets.token_urlsafe(32)
+        previous.kind = kind
+        previous.created_at = previous.last_seen_at = now
+        previous.expires_at = now + app.config["SESSION_ABSOLUTE_TIMEOUT"]
+    else:
+        if previous is not None:
+            previous.ended_at = previous.ended_at or now
+            # The data moves to the new record; the ended one keeps none (it may hold an address).
+            previous.data = {}
+        session.record = new_record(app, session.token, now, kind)
+        db.session.add(session.record)
     _renew_csrf(session)
     return session.record

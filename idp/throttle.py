@@ -42,8 +42,12 @@ def _free_failures(key: str) -> int:
     return config["THROTTLE_IP_FREE_FAILURES"] if key.startswith("ip:") else config["THROTTLE_FREE_FAILURES"]
 
 
-def check(*keys: str) -> None:
-    """Raise ``Throttled`` if any key is locked now."""
+def check(*keys: str) -> set[str]:
+    """Raise ``Throttled`` if any key is locked now; else return the keys that count failures.
+
+    Pass the result to ``succeed``: most correct answers come without earlier
+    failures, and then there is no counter to clear.
+    """
     now = utcnow()
     counters = ThrottleCounter.query.filter(ThrottleCounter.key.in_(keys)).all()
     waits = [
@@ -53,6 +57,7 @@ def check(*keys: str) -> None:
     ]
     if waits:
         raise Throttled(ceil(max(waits)))
+    return {counter.key for counter in counters}
 
 
 def fail(*keys: str) -> list[str]:
@@ -102,6 +107,10 @@ def _increment(key: str, now, stale) -> ThrottleCounter:
     return counter
 
 
-def succeed(key: str) -> None:
-    """A correct answer clears the account's counter (the address counter stays)."""
-    ThrottleCounter.query.filter_by(key=key).delete()
+def succeed(key: str, counting: set[str] | None = None) -> None:
+    """A correct answer clears the account's counter (the address counter stays).
+
+    ``counting`` is what ``check`` returned: a key it saw no counter for needs no DELETE.
+    """
+    if counting is None or key in counting:
+        ThrottleCounter.query.filter_by(key=key).delete()

@@ -24,6 +24,7 @@ from ..idp.hooks import LEVELS
 from ..idp.models import Account
 from ..idp.oidc import claims
 from ..idp.timeutil import utcnow
+from ..idp.upsert import insert_unless_present
 from . import sealing, storage
 from .models import Attachment, Message, PortalSubject
 from .validation import SendIn
@@ -50,16 +51,9 @@ def index_subject(account: Account, client) -> None:
     """Remember the portal sector's ``sub`` for ``account`` (hook at every code issuance)."""
     if client.subject_type == "public":
         return  # a public sub is the account's uuid: found without an index
-    subject = claims.subject_for(client, account)
-    known = db.session.execute(select(PortalSubject.account_id).where(
-        PortalSubject.sector == client.sector, PortalSubject.subject == subject)).first()
-    if known is not None:
-        return
-    try:
-        with db.session.begin_nested():
-            db.session.add(PortalSubject(sector=client.sector, subject=subject, account_id=account.id))
-    except IntegrityError:
-        pass  # a parallel sign-in indexed it first
+    # One statement whether it is known already, new, or indexed by a parallel sign-in just now.
+    insert_unless_present(PortalSubject, sector=client.sector, subject=claims.subject_for(client, account),
+                          account_id=account.id)
 
 
 def resolve_recipient(client, subject: str) -> Account:

@@ -23,7 +23,6 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy.exc import IntegrityError
 from wtforms import ValidationError
 
 from .. import auth, events
@@ -31,6 +30,7 @@ from ..extensions import csrf, db
 from ..forms import EmptyForm
 from ..hooks import hooks, proofing_level
 from ..timeutil import epoch, utcnow
+from ..upsert import insert_unless_present
 from . import claims, keys
 from .models import Consent, PortalSignIn
 from .server import server
@@ -348,14 +348,11 @@ def _record_sign_in(account, client, record, scopes, acr):
     now = utcnow()
     row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
     if row is None:
-        try:
-            with db.session.begin_nested():  # the portal's first sign-in in this session: one INSERT
-                db.session.add(PortalSignIn(account_id=account.id, client_id=client.client_id, sid=record.sid,
-                                            scope=" ".join(sorted(set(scopes))), claims=[], acr=acr,
-                                            last_used_at=now))
+        # The portal's first sign-in in this session; a parallel request may have inserted it just now.
+        if insert_unless_present(PortalSignIn, account_id=account.id, client_id=client.client_id, sid=record.sid,
+                                 scope=" ".join(sorted(set(scopes))), claims=[], acr=acr, last_used_at=now):
             return
-        except IntegrityError:  # a parallel request of the same session inserted it first
-            row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
+        row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
     row.scope = " ".join(sorted(set(row.scope.split()) | set(scopes)))
     row.acr = acr
     row.last_used_at = now

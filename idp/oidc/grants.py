@@ -244,8 +244,13 @@ class OpenIDCode(_IDTokenMixin, oidc_grants.OpenIDCode):
     """ID tokens for the code grant; a nonce is accepted once per client."""
 
     def exists_nonce(self, nonce, request):
-        return db.session.query(AuthorizationCode.id).filter_by(
-            client_id=request.payload.client_id, nonce=nonce).first() is not None
+        # Authlib asks twice per authorization (validating, then issuing): one query answers both.
+        seen = g.setdefault("oidc_nonce_seen", {})
+        key = (request.payload.client_id, nonce)
+        if key not in seen:
+            seen[key] = db.session.query(AuthorizationCode.id).filter_by(
+                client_id=request.payload.client_id, nonce=nonce).first() is not None
+        return seen[key]
 
 
 class OpenIDRefresh(_IDTokenMixin, oidc_grants.OpenIDToken):
