@@ -6,9 +6,10 @@ the rest of OIDC Core §3.1.2: ``prompt``, ``max_age``, ``id_token_hint``,
 step-up, and consent. Every response to the portal carries ``iss`` (RFC 9207),
 errors included; an error is only ever redirected to a registered URI.
 
-A request that needs the citizen (sign-in, second factor, consent, step-up)
-is remembered in the session under a fingerprint of its parameters, so long
-requests survive the round trip through ``/sign-in`` (whose ``next`` is short).
+A plain sign-in returns to the request itself (``/sign-in?next=/authorize?...``).
+A request that needs more of the citizen (forced re-authentication, second
+factor, consent, step-up) or is too long for ``next`` is remembered in the
+session under a fingerprint of its parameters, and resumed from there.
 """
 
 import copy
@@ -45,6 +46,9 @@ MAX_LENGTH = {"claims": claims.MAX_CLAIMS_PARAMETER, "id_token_hint": 4096, "non
 DEFAULT_MAX_LENGTH = 2048
 PROMPTS = {"none", "login", "consent", "select_account"}
 STASH_LIMIT = 5
+# A plain sign-in comes straight back to the authorization request (its URL as the sign-in's
+# ``next``, which ``web.safe_next`` takes up to 2,000 characters); longer ones go through the stash.
+MAX_DIRECT_NEXT = 1800
 
 
 class AuthorizeError(Exception):
@@ -282,10 +286,15 @@ def _stash() -> dict:
     return copy.deepcopy(dict(session.get("oidc_requests") or {}))
 
 
+def _query() -> str:
+    """This authorization request's parameters (query or POSTed form) as a query string."""
+    return urlencode([(k, v) for k in request.values for v in request.values.getlist(k)])
+
+
 def _remember(fp: str, **extra) -> None:
     stash = _stash()
     entry = dict(stash.get(fp) or {})
-    entry["query"] = urlencode([(k, v) for k in request.values for v in request.values.getlist(k)])
+    entry["query"] = _query()
     entry["at"] = int(time.time())
     entry.update(extra)
     stash[fp] = entry
@@ -303,8 +312,14 @@ def _forget(fp: str) -> None:
 def _sign_in(fp, data, prompts, force):
     if "none" in prompts:
         raise AuthorizeError("login_required")
-    _remember(fp, login_after=int(time.time()) if force else None, decision=None)
-    params = {"next": url_for("oidc_authorize.resume", fp=fp)}
+    query = _query()
+    back = url_for("oidc_authorize.authorize") + "?" + query
+    if force or len(back) > MAX_DIRECT_NEXT:
+        # The request is remembered in the session: it must outlive the sign-in (forced
+        # re-authentication) or is too long to ride along in the sign-in page's ``next``.
+        _remember(fp, login_after=int(time.time()) if force else None, decision=None)
+        back = url_for("oidc_authorize.resume", fp=fp)
+    params = {"next": back}
     if data.get("login_hint"):
         params["login_hint"] = data["login_hint"]
     if data.get("ui_locales"):

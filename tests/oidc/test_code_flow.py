@@ -49,6 +49,29 @@ def test_anonymous_browser_is_sent_to_sign_in_and_comes_back_with_code(rp, brows
     rp.id_token(response.get_json()["id_token"])
 
 
+def test_plain_sign_in_returns_straight_to_the_authorization_request(rp, browser, make_account):
+    """No detour through a remembered request: the sign-in's ``next`` is the request itself."""
+    account = make_account()
+    sign_in_page = browser.get(rp.authorize_url("openid")).headers["Location"]
+    back = parse_qs(urlsplit(sign_in_page).query)["next"][0]
+    assert back.startswith("/authorize?") and f"state={rp.state}" in back
+    done = browser.submit(sign_in_page, {"email": account["email"], "password": account["password"]})
+    assert done.status_code == 302 and done.headers["Location"] == back
+    code_redirect = browser.get(back)
+    assert rp.callback(code_redirect)["state"] == rp.state
+
+
+def test_request_too_long_for_next_is_remembered_and_resumed(rp, browser, make_account):
+    account = make_account()
+    long_state = "s" * 1900  # the whole request would not fit the sign-in's ``next``
+    sign_in_page = browser.get(rp.authorize_url("openid", state=long_state)).headers["Location"]
+    back = parse_qs(urlsplit(sign_in_page).query)["next"][0]
+    assert back.startswith("/authorize/resume/") and len(back) < 100
+    done = browser.submit(sign_in_page, {"email": account["email"], "password": account["password"]})
+    result = rp.callback(browser.follow(done))
+    assert result["state"] == long_state and rp.redeem(result["code"]).status_code == 200
+
+
 def test_userinfo_returns_claims_of_granted_scopes_by_get_and_post(rp, browser, make_account):
     account = make_account(name="Erika Mustermann", given_name="Erika", family_name="Mustermann")
     sign_in(browser, account["email"], account["password"])
