@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.config.setdefault("RATELIMIT_ENABLED", not app.config.get("TESTING_DISABLE_RATELIMIT", False))
     limiter.init_app(app)
+    limiter.request_filter(_declares_no_limits)
     app.session_interface = DatabaseSessionInterface()
 
     from . import views_account, views_auth
@@ -55,6 +56,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_template_helpers(app)
     _quiet_secrets_in_logs(app)
     return app
+
+
+def _declares_no_limits() -> bool:
+    """The OAuth endpoints and discovery carry no rate limits: spare them the limiter's per-request work.
+
+    (Client secrets are 256-bit random and tokens are looked up by hash, so guessing is no threat
+    there; the limits that exist guard the citizen's forms and the postbox API.)
+    """
+    from flask import request
+
+    return request.path.startswith(("/oauth/", "/.well-known/"))
 
 
 def _register_parts(app: Flask) -> None:

@@ -176,3 +176,20 @@ def test_registration_and_reset_answer_the_same_for_known_and_unknown(app, make_
         answers.append((response.status_code, page.status_code,
                         page.get_data(as_text=True).replace(email, "ADDRESS")))
     assert answers[0] == answers[1]
+
+
+def test_paths_the_limiter_skips_declare_no_limits(app):
+    """The OAuth endpoints and discovery skip the limiter's per-request work: none may carry a limit."""
+    from flask_limiter.util import get_qualified_name
+
+    from buergerkonto.idp.extensions import limiter
+
+    def limits(rule):
+        return limiter.limit_manager.decorated_limits(get_qualified_name(app.view_functions[rule.endpoint]))
+
+    with app.app_context():
+        skipped = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(("/oauth/", "/.well-known/"))]
+        assert len(skipped) >= 6  # token, revoke, introspect, userinfo, JWKS, discovery (at least)
+        assert all(limits(rule) == [] for rule in skipped)
+        limited = [rule.rule for rule in app.url_map.iter_rules() if limits(rule)]
+    assert "/register" in limited and "/api/postbox/v1/messages" in limited
