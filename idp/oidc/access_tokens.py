@@ -38,6 +38,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import InvalidClaimError, JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -190,8 +191,12 @@ def read(token_string) -> JwtAccessToken | None:
     return JwtAccessToken(dict(claims), client, revoked=is_revoked(jti))
 
 
+# Built once: on every use of a JWT access token this is the only query (composing it each time cost more).
+_REVOKED = select(RevokedAccessToken.id).where(RevokedAccessToken.jti == bindparam("jti")).limit(1)
+
+
 def is_revoked(jti: str) -> bool:
-    return db.session.query(RevokedAccessToken.id).filter_by(jti=jti).first() is not None
+    return db.session.execute(_REVOKED, {"jti": jti}).first() is not None
 
 
 def revoke(token: JwtAccessToken) -> bool:
