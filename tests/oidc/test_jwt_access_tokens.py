@@ -301,6 +301,7 @@ def test_the_token_of_a_deleted_portal_is_refused(rp, citizen, make_rp, runner):
 # --- revocation ------------------------------------------------------------------------------
 
 def test_a_revoked_jwt_access_token_stops_working_at_once(rp, citizen, app):
+    from buergerkonto.idp.models import Event
     from buergerkonto.idp.oidc.models import RevokedAccessToken
 
     sub = _sub(rp)
@@ -316,6 +317,8 @@ def test_a_revoked_jwt_access_token_stops_working_at_once(rp, citizen, app):
         row = RevokedAccessToken.query.one()
         claims = _segments(token)[1]
         assert (row.jti, row.client_id, row.expires_at) == (claims["jti"], rp.client_id, claims["exp"])
+        events = Event.query.filter_by(tag="oidc:token:revoke").all()
+        assert [e.details for e in events] == [{"client_id": rp.client_id, "format": "jwt"}]  # once, not twice
 
 
 def test_the_revocation_stands_in_every_app_instance(rp, citizen, make_app):
