@@ -183,7 +183,7 @@ def read(token_string) -> JwtAccessToken | None:
         return None
     if claims["sub"] != client_id or claims["aud"] != audience_for(scope):
         return None
-    from .server import server
+    from .server import server  # here, not at the top: the server module imports this one
 
     client = server().query_client(client_id)
     if client is None:

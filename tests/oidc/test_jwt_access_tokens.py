@@ -211,6 +211,7 @@ def test_a_portals_jwt_is_no_good_at_userinfo(rp):
 # --- refusing --------------------------------------------------------------------------------
 
 def test_forged_and_tampered_tokens_are_refused(rp, sign):
+    """Nobody without the service's private key makes a token it accepts, whatever the header claims."""
     genuine = _token(rp)
     header, payload, signature = genuine.split(".")
     stranger = ECKey.generate_key("P-256", private=True)
@@ -230,6 +231,8 @@ def test_forged_and_tampered_tokens_are_refused(rp, sign):
     mac_key = OctKey.import_key(json.dumps(public.as_dict()).encode())
     forgeries["HS256 with the public key as secret"] = jwt.encode(
         {"alg": "HS256", "typ": "at+jwt", "kid": public.kid}, _claims(rp), mac_key, algorithms=["HS256"])
+    rsa_kid = [k.kid for k in rp.jwks().keys if k.key_type == "RSA"][0]
+    forgeries["the kid of our RS256 key"] = sign(_claims(rp), header={"kid": rsa_kid})
     for name, token in forgeries.items():
         assert token != genuine
         _refused(rp, token, name)
