@@ -68,10 +68,12 @@ class Database:
     def migrate(self):
         self.cli("db", "upgrade")
 
-    def create_client(self) -> dict:
-        """A member portal with a secret (client_secret_basic), allowed all grants."""
-        return json.loads(self.cli("clients", "create", "--name", "Benchmark portal", "--redirect-uri",
-                                   REDIRECT_URI, "--json"))
+    def create_client(self, access_token_format: str = "jwt") -> dict:
+        """A member portal with a secret (client_secret_basic), allowed all grants; its client-credentials
+        tokens are RFC 9068 JWTs (the default for new portals) or opaque and stored."""
+        return json.loads(self.cli("clients", "create", "--name", f"Benchmark portal ({access_token_format})",
+                                   "--redirect-uri", REDIRECT_URI, "--access-token-format", access_token_format,
+                                   "--json"))
 
     def has_table(self, name: str) -> bool:
         with self.connect() as conn:

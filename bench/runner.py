@@ -196,11 +196,13 @@ class Bench:
         service = None
         try:
             database.migrate()
-            client = database.create_client()
+            client = database.create_client("jwt")
+            opaque_client = database.create_client("opaque")
             from buergerkonto.idp.config import DEFAULTS
             self.argon2 = {k: DEFAULTS[k] for k in ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM")}
             password_hash = argon2_hash(DEFAULTS)
             cc_auth = basic_auth(client["client_id"], client["client_secret"])
+            opaque_auth = basic_auth(opaque_client["client_id"], opaque_client["client_secret"])
             postbox = None
             if {"postbox_send", "postbox_list", "postbox_list_alone"} & set(a.rows) and \
                     database.has_table("postbox_message"):
@@ -220,14 +222,14 @@ class Bench:
                 if service is None:
                     service = Service(database.env, port, a.workers, self.out)
                 db_tree = ProcessTree(database.postmaster_pid())
-                self.measure_size(size, service, db_tree, database, client, cc_auth, postbox)
+                self.measure_size(size, service, db_tree, database, client, cc_auth, opaque_auth, postbox)
                 self.db_size = database.size()
         finally:
             if service is not None:
                 service.stop()
             database.stop()
 
-    def measure_size(self, size, service, db_tree, database, client, cc_auth, postbox=None):
+    def measure_size(self, size, service, db_tree, database, client, cc_auth, opaque_auth, postbox=None):
         a = self.args
         base, tree = service.base, service.tree
 
@@ -251,9 +253,12 @@ class Bench:
                 self.wrk_row(row, base, tree, db_tree, Request("GET", "/.well-known/openid-configuration", {}))
             elif name == "jwks":
                 self.wrk_row(row, base, tree, db_tree, Request("GET", "/oauth/jwks", {}))
-            elif name == "client_credentials":
+            elif name in ("client_credentials", "client_credentials_opaque"):
+                auth = cc_auth if name == "client_credentials" else opaque_auth
                 self.wrk_row(row, base, tree, db_tree, Request(
-                    "POST", "/oauth/token", {**FORM, "Authorization": cc_auth}, "grant_type=client_credentials"))
+                    "POST", "/oauth/token", {**FORM, "Authorization": auth}, "grant_type=client_credentials"))
+                row.note = ("RFC 9068 JWT access tokens (ES256, not stored)" if name == "client_credentials"
+                            else "opaque access tokens, stored hashed with a commit")
             elif name == "signin":
                 self.signin_row(row, service, db_tree, client, size)
             elif name == "refresh":
@@ -318,20 +323,26 @@ class Bench:
         a = self.args
         if a.no_peer or tools.ensure_peer() is None:
             return
+        # Each of our client-credentials rows is compared with the peer's row of the same token format.
+        ours = {"opaque": "client_credentials_opaque", "jwt": "client_credentials"}
         for token_format in ("opaque", "jwt"):
+            wanted = []
+            if ours[token_format] in a.rows:
+                wanted.append("client_credentials")
+            if token_format == "opaque" and "discovery" in a.rows:
+                wanted.append("discovery")
+            if not wanted:
+                continue
             peer = Peer(free_port(), a.workers, token_format, self.out)
             try:
                 auth = basic_auth(peer.client_id, peer.secret)
-                wanted = [("client_credentials", Request("POST", "/token", {**FORM, "Authorization": auth},
-                                                         "grant_type=client_credentials"))]
-                if token_format == "opaque":
-                    wanted.append(("discovery", Request("GET", "/.well-known/openid-configuration", {})))
-                for name, request in wanted:
-                    if name not in a.rows:
-                        continue
+                requests = {"client_credentials": Request("POST", "/token", {**FORM, "Authorization": auth},
+                                                          "grant_type=client_credentials"),
+                            "discovery": Request("GET", "/.well-known/openid-configuration", {})}
+                for name in wanted:
                     row = Row(f"peer {name}" + (f" ({token_format})" if name == "client_credentials" else ""), None)
                     print(f"  {row.name} ...", flush=True)
-                    self.wrk_row(row, peer.base, peer.tree, None, request)
+                    self.wrk_row(row, peer.base, peer.tree, None, requests[name])
                     row.note = "node-oidc-provider, in-memory store"
                     self.peer_rows.append(row)
                     report.print_row(row)

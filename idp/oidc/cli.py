@@ -8,7 +8,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..extensions import db
 from . import clients, keys, logout
-from .models import Client
+from .models import ACCESS_TOKEN_FORMATS, Client
 
 clients_group = AppGroup("clients", help="Portals (OpenID Connect clients).")
 keys_group = AppGroup("keys", help="Signing keys of ID tokens and logout tokens.")
@@ -35,21 +35,25 @@ def _emit(as_json: bool, payload: dict, text: str) -> None:
 @click.option("--subject-type", default="pairwise", type=click.Choice(["pairwise", "public"]))
 @click.option("--id-token-alg", default="ES256", type=click.Choice(["ES256", "RS256"]))
 @click.option("--scope", "scopes", multiple=True, help="Allowed scopes (default: all citizen scopes).")
+@click.option("--access-token-format", default="jwt", type=click.Choice(ACCESS_TOKEN_FORMATS),
+              help="Client-credentials access tokens as signed RFC 9068 JWTs (default) or opaque strings.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def clients_create(name, redirect_uris, post_logout_uris, backchannel_logout_uri, public, external, method,
-                   jwks_uri, jwks, sector_identifier, subject_type, id_token_alg, scopes, as_json):
+                   jwks_uri, jwks, sector_identifier, subject_type, id_token_alg, scopes, access_token_format,
+                   as_json):
     """Register a portal; prints its client_id and (once) its client_secret."""
     try:
         client, secret = clients.create_client(
             name, list(redirect_uris), list(post_logout_uris), backchannel_logout_uri, public, external,
             method, jwks_uri, json.loads(jwks) if jwks else None, sector_identifier, subject_type,
-            id_token_alg, " ".join(scopes) or None)
+            id_token_alg, " ".join(scopes) or None, access_token_format)
     except (clients.ClientInvalid, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     keys.ensure_keys()
     payload = {"client_id": client.client_id, "client_secret": secret, "name": client.name,
-               "token_endpoint_auth_method": client.token_endpoint_auth_method, "member": client.member}
+               "token_endpoint_auth_method": client.token_endpoint_auth_method, "member": client.member,
+               "access_token_format": client.access_token_format}
     _emit(as_json, payload, f"client_id: {client.client_id}\nclient_secret: {secret or '(none)'}\n"
                             "The secret is shown only now; it is stored hashed.")
 
@@ -62,11 +66,24 @@ def clients_list(as_json):
     if as_json:
         click.echo(json.dumps([{"client_id": c.client_id, "name": c.name, "member": c.member,
                                 "redirect_uris": c.redirect_uris,
-                                "token_endpoint_auth_method": c.token_endpoint_auth_method} for c in rows]))
+                                "token_endpoint_auth_method": c.token_endpoint_auth_method,
+                                "access_token_format": c.access_token_format} for c in rows]))
         return
     for c in rows:
         click.echo(f"{c.client_id}  {c.name}  {'member' if c.member else 'external'}  "
-                   f"{c.token_endpoint_auth_method}  {' '.join(c.redirect_uris)}")
+                   f"{c.token_endpoint_auth_method}  {c.access_token_format}  {' '.join(c.redirect_uris)}")
+
+
+@clients_group.command("update")
+@click.argument("client_id")
+@click.option("--access-token-format", required=True, type=click.Choice(ACCESS_TOKEN_FORMATS),
+              help="How the portal's next client-credentials tokens look; issued ones stay valid until they expire.")
+def clients_update(client_id, access_token_format):
+    """Change a portal's registration (the format of its client-credentials access tokens)."""
+    if clients.set_access_token_format(client_id, access_token_format) is None:
+        raise click.ClickException("No such client.")
+    db.session.commit()
+    click.echo(f"Client {client_id}: access tokens {access_token_format}.")
 
 
 @clients_group.command("delete")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from .. import events
 from ..extensions import db
 from . import api_scopes, claims
-from .models import ID_TOKEN_ALGORITHMS, Client, hash_secret
+from .models import ACCESS_TOKEN_FORMATS, ID_TOKEN_ALGORITHMS, Client, hash_secret
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 DEFAULT_SCOPE = " ".join(claims.USER_SCOPES)
@@ -54,8 +54,13 @@ def new_client_id() -> str:
 
 def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris=(), backchannel_logout_uri=None,
                   public=False, external=False, token_endpoint_auth_method=None, jwks_uri=None, jwks=None,
-                  sector_identifier=None, subject_type="pairwise", id_token_alg="ES256", scope=None):
-    """Create a client; returns (client, secret or None). The secret is shown once, stored hashed."""
+                  sector_identifier=None, subject_type="pairwise", id_token_alg="ES256", scope=None,
+                  access_token_format="jwt"):
+    """Create a client; returns (client, secret or None). The secret is shown once, stored hashed.
+
+    ``access_token_format`` is how the portal's client-credentials tokens look: ``jwt``
+    (RFC 9068, the default) or ``opaque`` (``idp.oidc.access_tokens``).
+    """
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ClientInvalid("The name must have 1 to 200 characters.")
@@ -79,6 +84,7 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
         raise ClientInvalid("The subject type is 'pairwise' or 'public'.")
     if id_token_alg not in ID_TOKEN_ALGORITHMS:
         raise ClientInvalid("The ID token algorithm is ES256 or RS256.")
+    _check_format(access_token_format)
     hosts = {urlsplit(u).hostname for u in redirect_uris}
     if subject_type == "pairwise" and len(hosts) > 1 and not sector_identifier:
         raise ClientInvalid("Redirect URIs on several hosts need a --sector-identifier.")
@@ -97,6 +103,7 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
         "token_endpoint_auth_method": method,
         "id_token_signed_response_alg": id_token_alg,
         "subject_type": subject_type,
+        "access_token_format": access_token_format,
     }
     if backchannel_logout_uri:
         metadata["backchannel_logout_uri"] = backchannel_logout_uri
@@ -116,8 +123,30 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
     return client, secret
 
 
+def _check_format(access_token_format: str) -> None:
+    if access_token_format not in ACCESS_TOKEN_FORMATS:
+        raise ClientInvalid("The access token format is 'jwt' or 'opaque'.")
+
+
+def set_access_token_format(client_id: str, access_token_format: str) -> Client | None:
+    """Change how the portal's next client-credentials tokens look; tokens already issued stay valid."""
+    _check_format(access_token_format)
+    client = Client.query.filter_by(client_id=client_id).first()
+    if client is None:
+        return None
+    if client.access_token_format != access_token_format:
+        client.set_client_metadata(dict(client.client_metadata, access_token_format=access_token_format))
+        events.record("oidc:client:update", None, client_id=client_id, access_token_format=access_token_format)
+    return client
+
+
 def delete_client(client_id: str) -> bool:
-    """Delete a client and everything issued to it."""
+    """Delete a client and everything issued to it.
+
+    Its JWT access tokens die with the registration (``access_tokens.read`` asks for the
+    portal). Their revocations stay until ``purge``: a worker that still has the portal in
+    its cache for a few seconds must still refuse a revoked one.
+    """
     from .models import AuthorizationCode, Consent, LogoutDelivery, PortalSignIn, Token
 
     client = Client.query.filter_by(client_id=client_id).first()

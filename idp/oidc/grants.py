@@ -25,7 +25,7 @@ from .. import events
 from ..cache import cache
 from ..extensions import db
 from ..timeutil import utcnow
-from . import claims, keys
+from . import access_tokens, claims, keys
 from .models import AuthorizationCode, PortalSignIn, Token, hash_token
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -180,6 +180,11 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """For portals calling the service's APIs; never carries citizen scopes."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+    def save_token(self, token):
+        """Opaque tokens are stored (hashed); a JWT access token (RFC 9068) is stateless: nothing to store."""
+        if not access_tokens.issues_jwt(self.GRANT_TYPE, self.request.client):
+            super().save_token(token)
 
 
 class _IDTokenMixin:

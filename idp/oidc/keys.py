@@ -3,18 +3,18 @@
 The private JWK is encrypted under a key derived from the service secret
 (``crypto.encrypt``); the public JWK is stored in the clear for the JWKS.
 One key per algorithm is active; ``rotate`` retires the current ones, which
-stay published for ``KEY_PUBLISH_AFTER_RETIREMENT`` so that tokens they signed
-keep verifying until they expire.
+stay published for ``publish_window()`` so that tokens they signed (ID tokens,
+logout tokens, JWT access tokens) keep verifying until they expire.
 """
 
 import json
 from datetime import timedelta
 
 from flask import current_app
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
 
 from .. import crypto, events
-from ..cache import cache, detached_copy, forget_on_change
+from ..cache import cache, detached_copy, forget, forget_on_change
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ID_TOKEN_ALGORITHMS, SigningKey
@@ -24,7 +24,8 @@ KEY_PURPOSE = "oidc-signing-key"
 
 def publish_window() -> timedelta:
     """How long a retired key stays in the JWKS: longer than any token it signed lives."""
-    lifetime = max(current_app.config["OIDC_ID_TOKEN_LIFETIME"], current_app.config["OIDC_LOGOUT_TOKEN_LIFETIME"])
+    lifetime = max(current_app.config["OIDC_ID_TOKEN_LIFETIME"], current_app.config["OIDC_LOGOUT_TOKEN_LIFETIME"],
+                   current_app.config["OIDC_ACCESS_TOKEN_LIFETIME"])
     return timedelta(seconds=lifetime) + timedelta(minutes=5)
 
 
@@ -73,6 +74,14 @@ def active_key(alg: str) -> SigningKey:
     return db.session.merge(cache("signing_keys").get(alg, lambda: detached_copy(_load_active(alg))), load=False)
 
 
+def active_private_key(alg: str):
+    """The joserfc private key (with its ``kid``) that signs with ``alg`` now, without touching a session.
+
+    For the hot path of stateless tokens: the cached detached record is only read, never merged.
+    """
+    return private_key(cache("signing_keys").get(alg, lambda: detached_copy(_load_active(alg))))
+
+
 def _load_active(alg: str) -> SigningKey:
     record = (SigningKey.query.filter_by(alg=alg, active=True)
               .order_by(SigningKey.created_at.desc(), SigningKey.id.desc()).first())
@@ -93,11 +102,13 @@ def private_key(record: SigningKey):
     return key
 
 
+def is_published(record: SigningKey) -> bool:
+    """Active, or retired recently enough that tokens it signed may still be live."""
+    return record.active or (record.retired_at is not None and record.retired_at > utcnow() - publish_window())
+
+
 def published_keys() -> list[SigningKey]:
-    """Active keys and those retired recently enough that tokens they signed may still be live."""
-    cutoff = utcnow() - publish_window()
-    return [record for record in SigningKey.query.order_by(SigningKey.id).all()
-            if record.active or (record.retired_at is not None and record.retired_at > cutoff)]
+    return [record for record in SigningKey.query.order_by(SigningKey.id).all() if is_published(record)]
 
 
 def public_jwks() -> dict:
@@ -109,11 +120,31 @@ def public_jwks() -> dict:
     return cache("jwks").get("jwks", load)
 
 
-forget_on_change(SigningKey, "signing_keys", "jwks")
+forget_on_change(SigningKey, "signing_keys", "jwks", "jwks_key_set")
 
 
 def public_key_set() -> KeySet:
-    return KeySet.import_key_set(public_jwks())
+    """The published keys as a joserfc key set (cached: importing EC and RSA keys on every call costs)."""
+    return cache("jwks_key_set").get("keys", lambda: KeySet.import_key_set(public_jwks()))
+
+
+def verification_key(kid: str):
+    """The published public key ``kid``, or None.
+
+    A key created by a rotation in another process is not in this process's cached
+    set for up to ``CACHE_SECONDS``; it is then looked up by its ``kid`` (one indexed
+    query, no more than an opaque token's lookup costs) and the caches are renewed.
+    """
+    if not isinstance(kid, str) or not kid or len(kid) > 64:
+        return None
+    for key in public_key_set().keys:
+        if key.kid == kid:
+            return key
+    record = SigningKey.query.filter_by(kid=kid).first()
+    if record is None or not is_published(record):
+        return None
+    forget("jwks", "jwks_key_set")
+    return import_key(record.public_jwk)
 
 
 def purge_retired() -> int:

@@ -26,6 +26,8 @@ from ..timeutil import utcnow
 CODE_LIFETIME = 60
 SECRET_PURPOSE = "oidc-client-secret"
 ID_TOKEN_ALGORITHMS = ("ES256", "RS256")
+# How a portal's client-credentials access tokens look (``Client.access_token_format``).
+ACCESS_TOKEN_FORMATS = ("jwt", "opaque")
 
 
 def hash_secret(secret: str) -> str:
@@ -65,6 +67,16 @@ class Client(db.Model, OAuth2ClientMixin):
         """ES256 unless the portal registered RS256; never ``none`` (STYLE.md trap 2)."""
         alg = self.client_metadata.get("id_token_signed_response_alg")
         return alg if alg in ID_TOKEN_ALGORITHMS else "ES256"
+
+    @property
+    def access_token_format(self) -> str:
+        """``jwt`` (RFC 9068, signed and not stored) or ``opaque`` for the portal's client-credentials tokens.
+
+        New registrations say ``jwt``; portals registered before the setting existed keep ``opaque``.
+        Citizens' tokens are always opaque and stored, whatever this says (they must die at logout).
+        """
+        value = self.client_metadata.get("access_token_format")
+        return value if value in ACCESS_TOKEN_FORMATS else "opaque"
 
     @property
     def post_logout_redirect_uris(self) -> list[str]:
@@ -250,4 +262,20 @@ class ClientAssertionJti(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(48))
     jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class RevokedAccessToken(db.Model):
+    """A JWT access token its portal revoked (RFC 7009) before it expired.
+
+    JWT access tokens are not stored, so revoking one means remembering its ``jti``
+    until it would have expired anyway; every acceptance checks this list, and
+    ``buergerkonto purge`` drops rows past ``expires_at``.
+    """
+
+    __tablename__ = "oauth_revoked_access_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(48), index=True)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)

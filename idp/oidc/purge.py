@@ -10,6 +10,8 @@ Each kind is kept exactly as long as it can still matter:
   until then so that its replay is still recognised (and revokes the grant);
 - client-assertion ids (``private_key_jwt``) once the assertion has expired, as
   an expired assertion is refused anyway;
+- revoked JWT access tokens once they have expired, as an expired one is refused
+  anyway;
 - back-channel logout deliveries 30 days after they were delivered or abandoned.
 """
 
@@ -20,7 +22,7 @@ from sqlalchemy import and_, delete, or_
 
 from ..extensions import db
 from ..timeutil import utcnow
-from .models import AuthorizationCode, ClientAssertionJti, LogoutDelivery, Token
+from .models import AuthorizationCode, ClientAssertionJti, LogoutDelivery, RevokedAccessToken, Token
 
 CODE_KEPT_SECONDS = 24 * 3600
 LOGOUT_KEPT = timedelta(days=30)
@@ -38,6 +40,8 @@ def purge() -> dict[str, int]:
                 and_(Token.refresh_expires_at.isnot(None), Token.refresh_expires_at < now)))).rowcount,
         "client_assertion_ids": db.session.execute(
             delete(ClientAssertionJti).where(ClientAssertionJti.expires_at < now)).rowcount,
+        "revoked_access_tokens": db.session.execute(
+            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now)).rowcount,
         "logout_deliveries": db.session.execute(delete(LogoutDelivery).where(or_(
             LogoutDelivery.delivered_at < moment - LOGOUT_KEPT,
             LogoutDelivery.abandoned_at < moment - LOGOUT_KEPT))).rowcount,

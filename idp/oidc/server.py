@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import events
 from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
-from . import api_scopes, claims, keys
+from . import access_tokens, api_scopes, claims, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
 from .models import ClientAssertionJti, Client, Token, hash_token
@@ -103,11 +103,17 @@ forget_on_change(Client, "clients")
 
 
 def token_generator(config):
-    """Bearer tokens with short access lifetimes; refresh tokens only with ``offline_access``."""
+    """Bearer tokens with short access lifetimes; refresh tokens only with ``offline_access``.
+
+    Opaque tokens (stored hashed by ``save_token``), or for a portal registered with
+    ``access_token_format = jwt`` its client-credentials tokens as RFC 9068 JWTs
+    (``access_tokens``; not stored). Both live ``OIDC_ACCESS_TOKEN_LIFETIME``.
+    """
     lifetime = int(config["OIDC_ACCESS_TOKEN_LIFETIME"])
     # secrets.token_urlsafe: 256/288 random bits, ~25x faster than Authlib's per-character generate_token.
     bearer = BearerTokenGenerator(lambda **_: secrets.token_urlsafe(32), lambda **_: secrets.token_urlsafe(36),
                                   lambda client, grant_type: lifetime)
+    signed = access_tokens.AccessTokenGenerator(config["ISSUER"], lifetime)
 
     def generate(grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True):
         scopes = scope_to_list(client.get_allowed_scope(scope) or "") or []
@@ -117,7 +123,8 @@ def token_generator(config):
         check_audience(list_to_scope(scopes))
         include_refresh_token = (include_refresh_token and "offline_access" in scopes
                                  and client.check_grant_type("refresh_token"))
-        return bearer(grant_type, client, user, list_to_scope(scopes), expires_in, include_refresh_token)
+        generator = signed if access_tokens.issues_jwt(grant_type, client) else bearer
+        return generator(grant_type, client, user, list_to_scope(scopes), expires_in, include_refresh_token)
 
     return generate
 
@@ -215,14 +222,20 @@ def _lookup_token(column, digest):
 
 
 class BearerValidator(BearerTokenValidator):
+    """Opaque tokens by their hash; JWT access tokens (RFC 9068) by signature and claims."""
+
     def authenticate_token(self, token_string):
+        if access_tokens.looks_like_jwt(token_string):
+            return access_tokens.read(token_string)
         if not token_string or len(token_string) > 256:
             return None
         return _lookup_token(Token.access_token, hash_token(token_string))
 
 
 def find_token(token_string, hint):
-    """Look a token up by either of its hashes (the hint decides the order only)."""
+    """Look a token up by either of its hashes (the hint decides the order only); a JWT by verifying it."""
+    if access_tokens.looks_like_jwt(token_string):
+        return access_tokens.read(token_string)
     if not isinstance(token_string, str) or not token_string or len(token_string) > 256:
         return None
     digest = hash_token(token_string)
@@ -243,6 +256,11 @@ class RevocationEndpoint(_RevocationEndpoint):
         return find_token(token_string, token_type_hint)
 
     def revoke_token(self, token, request):
+        if isinstance(token, access_tokens.JwtAccessToken):
+            # Not stored, so remembered as revoked until it would have expired.
+            if access_tokens.revoke(token):
+                events.record("oidc:token:revoke", None, client_id=token.client_id, format="jwt")
+            return
         now = int(time.time())
         if token.refresh_token and token.refresh_token == hash_token(request.form["token"]):
             db.session.execute(update(Token).where(Token.grant_id == token.grant_id)
@@ -281,6 +299,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
                    "iat": token.issued_at, "iss": current_app.config["ISSUER"]}
         if expires_at:
             payload["exp"] = expires_at
+        if isinstance(token, access_tokens.JwtAccessToken):
+            payload.update(sub=token.subject, aud=token.audience, jti=token.jti)
         if token.account is not None:
             payload["sub"] = claims.subject_for(token.client, token.account)
             payload["auth_time"] = token.auth_time

@@ -105,8 +105,19 @@ def _row(name, rate, errors=0, rss=90.0):
 
 
 def test_a_row_below_its_target_is_a_miss_and_at_its_target_a_pass():
-    assert report.verdict(_row("client_credentials", 1199)).startswith("MISS")
-    assert report.verdict(_row("client_credentials", 1200)) == "pass"
+    for name in ("client_credentials", "client_credentials_opaque"):
+        assert report.verdict(_row(name, 1199)).startswith("MISS")
+        assert report.verdict(_row(name, 1200)) == "pass"
+
+
+def test_client_credentials_compare_like_with_like_token_formats_against_the_peer():
+    peer_opaque, peer_jwt = _row("peer client_credentials (opaque)", 5000), _row("peer client_credentials (jwt)", 4000)
+    peer_opaque.size = peer_jwt.size = None
+    lines = report.ratios([_row("client_credentials", 2000), _row("client_credentials_opaque", 1000)],
+                          [peer_opaque, peer_jwt])
+    assert lines == [
+        "- client credentials at 10k: 0.50x node-oidc-provider (JWT vs JWT, ES256 both; aim >= 0.35x)",
+        "- client credentials (opaque) at 10k: 0.20x node-oidc-provider (opaque vs opaque; aim >= 0.35x)"]
 
 
 def test_errors_or_too_much_memory_make_a_row_miss_even_without_a_rate_target():

@@ -2,7 +2,8 @@
 
 The relying-party side is library code nobody on this project wrote: it builds
 the request with PKCE, redeems the code with client_secret_basic, refreshes
-and revokes. The ID token is verified with joserfc against the published JWKS.
+and revokes. The ID token is verified with joserfc against the published JWKS,
+a portal's own JWT access token with Authlib's RFC 9068 resource-server validator.
 """
 
 import secrets
@@ -93,3 +94,43 @@ def test_authlib_client_code_flow_refresh_userinfo_revoke_and_logout(live):
                            allow_redirects=False, timeout=10)
     assert response.status_code == 200
     assert browser.get(base + "/account", allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_authlib_client_credentials_jwt_access_token_validates_with_authlibs_rfc9068_validator(live):
+    """A portal fetches its own token with Authlib's client; a resource server built on Authlib's
+    RFC 9068 validator accepts it with nothing but discovery and the JWKS; revoking ends it at once."""
+    from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc import clients
+
+    app, base = live
+    with app.app_context():
+        client, secret = clients.create_client("Interop API caller", [REDIRECT])
+        db.session.commit()
+        client_id = client.client_id
+    meta = requests.get(base + "/.well-known/openid-configuration", timeout=10).json()
+    api = base + "/api/postbox/v1"
+
+    portal = OAuth2Session(client_id, secret, scope="postbox.send",
+                           revocation_endpoint_auth_method="client_secret_basic")
+    token = portal.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+    assert token["token_type"] == "Bearer" and token["scope"] == "postbox.send" and token["expires_in"] == 300
+
+    class ResourceServer(JWTBearerTokenValidator):
+        def get_jwks(self):
+            return KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+
+    validator = ResourceServer(issuer=meta["issuer"], resource_server=api)
+    claims = validator.authenticate_token(token["access_token"])
+    validator.validate_token(claims, ["postbox.send"], None)
+    assert claims.header["typ"] == "at+jwt" and claims["client_id"] == claims["sub"] == client_id
+    assert claims["aud"] == api
+
+    # The postbox API takes it (and answers the unknown recipient, not the token).
+    response = portal.post(api + "/messages", json={"recipient": "nobody", "subject": "S", "body": "B"}, timeout=10)
+    assert response.status_code == 400 and response.json()["errors"][0]["pointer"] == "/recipient", response.text
+    assert portal.revoke_token(meta["revocation_endpoint"], token["access_token"],
+                               token_type_hint="access_token").status_code == 200
+    response = portal.post(api + "/messages", json={"recipient": "nobody", "subject": "S", "body": "B"}, timeout=10)
+    assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]

@@ -35,12 +35,15 @@ def test_requests_without_a_live_token_get_401_not_429(leer, citizen, kit):
         assert leer.send(token, sub).status_code == 201
 
 
-def test_a_send_looks_its_token_up_once(leer, citizen, app):
-    """The per-portal limit is keyed by the token the view authenticates with: one query, not two."""
+@pytest.mark.parametrize("token_format,table", [("opaque", "oauth_token"), ("jwt", "oauth_revoked_access_token")])
+def test_a_send_looks_its_token_up_once(make_portal, citizen, app, token_format, table):
+    """The per-portal limit is keyed by the token the view authenticates with: one query, not two
+    (for an opaque token its row, for a JWT access token the check that it was not revoked)."""
     from sqlalchemy import event
 
     from buergerkonto.idp.extensions import db
 
+    leer = make_portal("Stadt Leer", "leer.example", access_token_format=token_format)
     token, sub = leer.portal_token(), leer.sub()
     statements = []
     with app.app_context():
@@ -54,5 +57,6 @@ def test_a_send_looks_its_token_up_once(leer, citizen, app):
         assert leer.send(token, sub).status_code == 201
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM oauth_token" in s]
-    assert len(lookups) == 1, lookups
+    lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT")
+               and ("FROM oauth_token" in s or "FROM oauth_revoked_access_token" in s)]
+    assert len(lookups) == 1 and f"FROM {table}" in lookups[0], lookups

@@ -50,10 +50,11 @@ def test_a_secret_changed_in_this_process_takes_effect_at_once(app, client, make
 
 
 def test_a_portal_deleted_by_another_process_gets_invalid_client_not_a_500(app, client, make_client):
+    """An opaque token's INSERT finds the portal gone even while this process still has it cached."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SQLite (the one-process demo) does not enforce foreign keys; in one process a "
                     "deletion forgets the cache at once (test_a_secret_changed_in_this_process...)")
-    reg = make_client()
+    reg = make_client(access_token_format="opaque")
     assert _token(client, reg).status_code == 200  # cached for 60 s in this process
     for table in ("oauth_token", "oauth_client"):
         _other_process(app, f"DELETE FROM {table} WHERE client_id = :c", c=reg["client_id"])
@@ -61,6 +62,26 @@ def test_a_portal_deleted_by_another_process_gets_invalid_client_not_a_500(app, 
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
     assert _token(client, reg).status_code == 401  # and the cache has forgotten it
+
+
+def test_a_jwt_portal_deleted_by_another_process_is_refused_once_the_cache_renews(app, client, make_client):
+    """A JWT access token stores nothing, so only the cache's renewal tells this process the portal is gone
+    (the documented ``CACHE_SECONDS`` delay); from then on it gets no token and its tokens are refused."""
+    from buergerkonto.idp.cache import forget
+
+    reg = make_client()
+    issued = client.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "postbox.send"},
+                         headers={"Authorization": "Basic " + base64.b64encode(
+                             f"{reg['client_id']}:{reg['client_secret']}".encode()).decode()}).get_json()
+    assert issued["access_token"].count(".") == 2
+    _other_process(app, "DELETE FROM oauth_client WHERE client_id = :c", c=reg["client_id"])
+    with app.app_context():
+        forget("clients")  # what CACHE_SECONDS later does by itself
+    response = _token(client, reg)
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+    response = client.post("/api/postbox/v1/messages", json={"recipient": "r", "subject": "s", "body": "b"},
+                           headers={"Authorization": "Bearer " + issued["access_token"]})
+    assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
 def test_a_secret_rotated_by_another_process_reaches_this_one_within_the_cache_lifetime(app, client, make_client):

@@ -30,7 +30,7 @@ def _token(client_id, account_id, age, refresh_left=None, rotated=False):
 
 def test_purge_removes_only_what_nothing_needs(app, runner, make_account, make_client):
     from buergerkonto.idp.extensions import db
-    from buergerkonto.idp.oidc.models import ClientAssertionJti, LogoutDelivery
+    from buergerkonto.idp.oidc.models import ClientAssertionJti, LogoutDelivery, RevokedAccessToken
     from buergerkonto.idp.timeutil import utcnow
 
     account = make_account()
@@ -46,6 +46,9 @@ def test_purge_removes_only_what_nothing_needs(app, runner, make_account, make_c
             "refresh past its lifetime": _token(client_id, account["id"], 40 * DAY, refresh_left=-60),
             "spent assertion id": ClientAssertionJti(client_id=client_id, jti="old", expires_at=int(time.time()) - 5),
             "live assertion id": ClientAssertionJti(client_id=client_id, jti="new", expires_at=int(time.time()) + 60),
+            "revoked JWT, expired": RevokedAccessToken(client_id=client_id, jti="gone", expires_at=int(time.time()) - 5),
+            "revoked JWT, still live": RevokedAccessToken(client_id=client_id, jti="live",
+                                                          expires_at=int(time.time()) + 60),
             "old delivery": LogoutDelivery(client_id=client_id, subject="s", sid="a" * 43,
                                            delivered_at=utcnow() - timedelta(days=31)),
             "recent delivery": LogoutDelivery(client_id=client_id, subject="s", sid="b" * 43,
@@ -59,11 +62,12 @@ def test_purge_removes_only_what_nothing_needs(app, runner, make_account, make_c
 
     result = runner.invoke(args=["purge", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"codes": 1, "tokens": 2, "client_assertion_ids": 1, "logout_deliveries": 1}
+    assert json.loads(result.output) == {"codes": 1, "tokens": 2, "client_assertion_ids": 1,
+                                         "revoked_access_tokens": 1, "logout_deliveries": 1}
     with app.app_context():
         left = {name for name, (model, row_id) in ids.items() if db.session.get(model, row_id) is not None}
     assert left == {"recent used code", "live access token", "rotated refresh, grant still alive",
-                    "live assertion id", "recent delivery", "pending delivery"}
+                    "live assertion id", "revoked JWT, still live", "recent delivery", "pending delivery"}
 
 
 def test_a_kept_rotated_refresh_token_still_revokes_its_grant_when_replayed(rp, citizen, runner, app):
