@@ -88,6 +88,21 @@ def print_header(info, args) -> None:
           flush=True)
 
 
+def machine_speed(c: dict) -> list[str]:
+    """The two yardsticks next to issue 8's figures; targets stay absolute, this says how to read them."""
+    from .calibration import ISSUE_ARGON2_MS, ISSUE_BARE_FLASK_PER_S
+
+    lines = []
+    if c.get("bare_flask_per_s"):
+        lines.append(f"- bare Flask under gunicorn: {c['bare_flask_per_s']:,.0f} requests/s here, about "
+                     f"{ISSUE_BARE_FLASK_PER_S:,} there ({c['bare_flask_per_s'] / ISSUE_BARE_FLASK_PER_S:.2f}x)")
+    if c.get("argon2_ms"):
+        lines.append(f"- argon2id hash (m = 19 MiB, t = 2, p = 1): {c['argon2_ms']:.1f} ms here, about "
+                     f"{ISSUE_ARGON2_MS:.0f} ms there ({ISSUE_ARGON2_MS / c['argon2_ms']:.2f}x); two cores allow "
+                     f"at most {2000 / c['argon2_ms']:.0f} sign-ins/s on hashing alone")
+    return lines
+
+
 def growth(rows) -> list[str]:
     by_name = {}
     for r in rows:
@@ -172,6 +187,9 @@ def render(rows, peer_rows, info, args) -> str:
     g = growth(rows)
     if g:
         out += ["", f"Growth (falling = more than {GROWTH_TOLERANCE:.0%} lower at the larger size):"] + g
+    c = info.get("calibration") or {}
+    if c:
+        out += ["", "This machine against issue 8's (where the targets were set):"] + machine_speed(c)
     r = ratios(rows, peer_rows)
     if r:
         out += ["", f"Against node-oidc-provider ({args.workers} cluster workers, same wrk settings):"] + r

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from . import calibration
 from . import postbox as postbox_data
 from . import profile, report, tools
 from .database import Database, basic_auth, env_for_service, free_port, pg_version
@@ -70,6 +71,8 @@ def parse_args(argv):
     p.add_argument("--gunicorn-args", default="", help="extra gunicorn options (GUNICORN_CMD_ARGS), "
                    "e.g. '--worker-class gthread --threads 4'")
     p.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="skip measuring the machine (bare Flask under gunicorn, one argon2id hash)")
     p.add_argument("--profile", default="", help="rows to profile with py-spy during their first run, comma-separated")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"),
                    help="folder for latest.json, latest.md and the server logs")
@@ -108,6 +111,7 @@ class Bench:
         self.rows: list[Row] = []
         self.postbox_seeding: list[dict] = []
         self.peer_rows: list[Row] = []
+        self.calibration: dict = {}
         self.wrk = tools.ensure_wrk()
 
     # --- measuring -------------------------------------------------------------------------------
@@ -349,6 +353,30 @@ class Bench:
             finally:
                 peer.stop()
 
+    # --- the machine's speed ------------------------------------------------------------------------
+    def run_calibration(self):
+        """Issue 8's yardsticks on this machine: bare Flask under the same gunicorn, one argon2id hash."""
+        from buergerkonto.idp.config import DEFAULTS
+
+        a = self.args
+        print("calibration: argon2id hash, bare Flask under gunicorn ...", flush=True)
+        self.calibration["argon2_ms"] = calibration.argon2_ms(DEFAULTS)
+        port = free_port()
+        proc = calibration.start_bare_flask(port, a.workers, 4, self.out / "bare-flask.log")
+        try:
+            from .service import wait_until_up
+
+            wait_until_up(f"http://127.0.0.1:{port}/", proc)
+            row = Row("bare Flask (calibration)", None)
+            self.wrk_row(row, f"http://127.0.0.1:{port}", ProcessTree(proc.pid), None, Request("GET", "/", {}))
+            row.note = "a JSON hello under gunicorn gthread with the service's workers and threads"
+            self.calibration["bare_flask_per_s"] = row.median().rate if row.median() else 0.0
+            self.peer_rows.append(row)
+            report.print_row(row)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+
     def machine(self) -> dict:
         from importlib.metadata import version
 
@@ -373,10 +401,13 @@ def main(argv=None) -> int:
     info = bench.machine()
     report.print_header(info, args)
     started = time.time()
+    if not args.no_calibration:
+        bench.run_calibration()
     with tempfile.TemporaryDirectory(prefix="bk-bench-") as tmp:
         bench.run_service(Path(tmp))
     bench.run_peer()
     info["argon2"] = bench.argon2
+    info["calibration"] = bench.calibration
     info["database"] = getattr(bench, "db_size", {})
     info["postbox_seeding"] = bench.postbox_seeding
     info["seconds"] = round(time.time() - started)

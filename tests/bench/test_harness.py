@@ -161,3 +161,29 @@ def test_postbox_list_latency_that_grows_with_the_table_is_flagged():
     steady = report.growth([_latency_row("postbox_list_alone", 10_000, 20, 60),
                             _latency_row("postbox_list_alone", 1_000_000, 22, 62)])
     assert any("latency" in line and line.rstrip().split(" accounts ")[-1].startswith("steady") for line in steady)
+
+
+def test_the_machine_yardsticks_are_printed_beside_issue_8s_figures():
+    lines = report.machine_speed({"bare_flask_per_s": 2000.0, "argon2_ms": 54.0})
+    assert lines == [
+        "- bare Flask under gunicorn: 2,000 requests/s here, about 4,000 there (0.50x)",
+        "- argon2id hash (m = 19 MiB, t = 2, p = 1): 54.0 ms here, about 27 ms there (0.50x); two cores allow "
+        "at most 37 sign-ins/s on hashing alone"]
+
+
+def test_the_bare_flask_yardstick_runs_under_gunicorn_as_the_service_does(tmp_path):
+    import urllib.request
+
+    from bench import calibration
+    from bench.database import free_port
+
+    port = free_port()
+    proc = calibration.start_bare_flask(port, 1, 2, tmp_path / "bare.log")
+    try:
+        service.wait_until_up(f"http://127.0.0.1:{port}/", proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            assert response.status == 200 and b'"ok"' in response.read()
+        assert "gthread" in (tmp_path / "bare.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(20)
