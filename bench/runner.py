@@ -23,7 +23,7 @@ from . import profile, report, tools
 from .database import Database, basic_auth, env_for_service, free_port, pg_version
 from .peer import Peer, peer_version
 from .service import ProcessTree, Service
-from .signin import run_signins
+from .signin import CLIENT as SIGNIN_CLIENT, run_signins
 from .wrk import Request, Sample, run_wrk
 
 # Upper bound of refresh grants per second, to size the pool of single-use refresh tokens.
@@ -158,9 +158,13 @@ class Bench:
             running = profile.start(service.tree.workers(), seconds, self.out, row.name) if profiled else []
 
             def go():
+                # The driver shares the cores with the service: its own CPU per sign-in is printed too.
+                cpu0 = time.process_time()
                 durations, tokens, errors, requests, elapsed = run_signins(
                     service.base, client["client_id"], auth, accounts, seconds, a.connections)
-                result.update(errors=errors, requests=requests)
+                driver_cpu = time.process_time() - cpu0
+                result.update(errors=errors, requests=requests,
+                              driver_ms=driver_cpu * 1000 / len(durations) if durations else 0.0)
                 durations.sort()
                 pick = (lambda q: durations[min(len(durations) - 1, int(q * len(durations)))] * 1000) \
                     if durations else (lambda q: 0.0)
@@ -172,17 +176,23 @@ class Bench:
             errors_seen.extend(result["errors"])
             if sample.requests:
                 row.http_requests = round(result["requests"] / sample.requests, 1)
-            return sample
+            return sample, result["driver_ms"]
+
+        driver_ms: list[float] = []
 
         if a.warmup:
             once(a.warmup)
         for i in range(a.runs):
-            sample = once(a.duration, profiled=(i == 0 and row.name in a.profile))
+            sample, driver = once(a.duration, profiled=(i == 0 and row.name in a.profile))
             row.samples.append(sample)
             row.errors += sample.errors
+            driver_ms.append(driver)
         row.rss_mib = service.tree.peak_rss_mib()
         row.unit = "sign-in"
-        row.note = f"asyncio client (httpx), {row.http_requests} HTTP requests per sign-in"
+        row.note = f"asyncio client ({SIGNIN_CLIENT}), {row.http_requests} HTTP requests per sign-in"
+        if driver_ms:
+            row.extra["driver_cpu_ms"] = round(statistics.median(driver_ms), 2)
+            row.note += f", load generator {row.extra['driver_cpu_ms']:.1f} ms CPU per sign-in"
         if errors_seen:
             row.note += f"; first error: {errors_seen[0][:160]}"
 
