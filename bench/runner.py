@@ -399,7 +399,7 @@ class Bench:
             "load_before": os.getloadavg(),
             "python": platform.python_version(),
             "versions": {name: version(name) for name in ("Flask", "Authlib", "SQLAlchemy", "gunicorn", "psycopg",
-                                                          "argon2-cffi", "httpx")},
+                                                          "argon2-cffi", "httpx", "aiohttp")},
             "postgresql": pg_version(), "wrk": tools.version(["wrk", "-v"]),
             "node": tools.version(["node", "--version"]), "oidc-provider": peer_version(),
         }

@@ -6,33 +6,15 @@ refresh token once, that wrk's result is read, and that a missed target or
 an error turns the row into a miss.
 """
 
-import importlib.util
 import os
 import shutil
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():
-    """Import bench/ as a package without putting the repository root (and its ``mailbox``) on sys.path."""
-    if "bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench", ROOT / "bench" / "__init__.py",
-                                                      submodule_search_locations=[str(ROOT / "bench")])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["bench"]
-
-
-_load_bench()
-from bench import report, service, wrk  # noqa: E402
-from bench.runner import Row  # noqa: E402
+from bench import report, service, wrk
+from bench.runner import Row
 
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 

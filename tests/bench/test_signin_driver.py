@@ -9,10 +9,7 @@ step is counted as an error with its message, never as a sign-in.
 """
 
 import asyncio
-import importlib.util
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -20,23 +17,8 @@ from werkzeug.serving import make_server
 from support.plugin import base_config, close_app
 from support.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():
-    """Import bench/ as a package without putting the repository root (and its ``mailbox``) on sys.path."""
-    if "bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench", ROOT / "bench" / "__init__.py",
-                                                      submodule_search_locations=[str(ROOT / "bench")])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["bench"]
-
-
-_load_bench()
-from bench import signin  # noqa: E402
-from bench.database import PASSWORD, REDIRECT_URI, basic_auth, email_of  # noqa: E402
+from bench import signin
+from bench.database import PASSWORD, REDIRECT_URI, basic_auth, email_of
 
 ACCOUNTS = 2
 
