@@ -32,7 +32,8 @@ def start_bare_flask(port: int, workers: int, threads: int, log: Path) -> subpro
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
         return subprocess.Popen([gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                                 "--worker-class", "gthread", "--threads", str(threads), "bench.calibration:app"],
+                                 "--worker-class", "gthread", "--threads", str(threads), "--reuse-port",
+                                 "bench.calibration:app"],
                                 cwd=Path(__file__).resolve().parent.parent, stdout=output,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
