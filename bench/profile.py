@@ -2,6 +2,8 @@
 
 ``./bench/run --profile ROW`` records every worker during that row's first
 measured run and writes the collapsed stacks and a summary to the results folder.
+Only threads holding the GIL are sampled (``--gil``): a worker is one core at most,
+so that is where its CPU goes; waits on PostgreSQL or the socket do not show.
 """
 
 import collections
@@ -24,7 +26,7 @@ def start(pids, seconds: float, out: Path, name: str) -> list[tuple[subprocess.P
     for pid in pids:
         path = out / f"profile-{name}-{pid}.txt"
         proc = subprocess.Popen([tool, "record", "--pid", str(pid), "--duration", str(int(seconds) + 1),
-                                 "--rate", "200", "--format", "raw", "--nonblocking", "-o", str(path)],
+                                 "--rate", "200", "--format", "raw", "--nonblocking", "--gil", "-o", str(path)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         running.append((proc, path))
     return running

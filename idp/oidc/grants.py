@@ -26,7 +26,7 @@ from ..cache import cache
 from ..extensions import db
 from ..timeutil import utcnow
 from . import access_tokens, claims, keys
-from .models import AuthorizationCode, PortalSignIn, Token, hash_token
+from .models import AuthorizationCode, PortalSignIn, Token, hash_token, token_by_hash
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 MAX_CREDENTIAL_LENGTH = 256
@@ -145,7 +145,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not isinstance(refresh_token, str) or len(refresh_token) > MAX_CREDENTIAL_LENGTH:
             return None
-        item = Token.query.options(joinedload(Token.account)).filter_by(refresh_token=hash_token(refresh_token)).first()
+        item = token_by_hash("refresh_token", hash_token(refresh_token))
         if item is None:
             return None
         if item.refresh_rotated_at is not None and not item.refresh_token_revoked_at:

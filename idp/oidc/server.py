@@ -25,7 +25,6 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from flask import current_app, has_request_context, request
 from joserfc.jwk import KeySet
 from sqlalchemy import update
-from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.exc import IntegrityError
 
@@ -35,7 +34,7 @@ from ..extensions import db
 from . import access_tokens, api_scopes, claims, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
-from .models import ClientAssertionJti, Client, Token, hash_token
+from .models import ClientAssertionJti, Client, Token, hash_token, token_by_hash
 
 SERVER_KEY = "buergerkonto.oidc.server"
 PROTECTOR_KEY = "buergerkonto.oidc.resource_protector"
@@ -215,7 +214,7 @@ def fetch_jwks(uri: str) -> dict:
 
 def _lookup_token(column, digest):
     """The token with its account joined and its portal from the client cache (no third table)."""
-    item = Token.query.options(joinedload(Token.account)).filter(column == digest).first()
+    item = token_by_hash(column, digest)
     if item is not None:
         set_committed_value(item, "client", server().query_client(item.client_id))
     return item
@@ -229,7 +228,7 @@ class BearerValidator(BearerTokenValidator):
             return access_tokens.read(token_string)
         if not token_string or len(token_string) > 256:
             return None
-        return _lookup_token(Token.access_token, hash_token(token_string))
+        return _lookup_token("access_token", hash_token(token_string))
 
 
 def find_token(token_string, hint):
@@ -241,7 +240,7 @@ def find_token(token_string, hint):
     digest = hash_token(token_string)
     order = ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
     for column in order:
-        item = _lookup_token(getattr(Token, column), digest)
+        item = _lookup_token(column, digest)
         if item is not None:
             return item
     return None
