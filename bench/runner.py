@@ -68,8 +68,9 @@ def parse_args(argv):
     p.add_argument("--rows", default=None, help="only these rows, comma-separated (" + ",".join(report.ROWS) + ")")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra environment for the service, e.g. BUERGERKONTO_SQLALCHEMY_ENGINE_OPTIONS='{}'")
-    p.add_argument("--gunicorn-args", default="", help="extra gunicorn options (GUNICORN_CMD_ARGS), "
-                   "e.g. '--worker-class gthread --threads 4'")
+    p.add_argument("--gunicorn-args", default="", help="extra gunicorn options (GUNICORN_CMD_ARGS), e.g. "
+                   "--gunicorn-args='--backlog 512'; those serve sets on its command line (bind, workers, "
+                   "worker class, threads, --reuse-port) win over these")
     p.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
     p.add_argument("--no-calibration", action="store_true",
                    help="skip measuring the machine (bare Flask under gunicorn, one argon2id hash)")

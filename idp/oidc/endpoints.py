@@ -53,21 +53,22 @@ def _check_body() -> Response | None:
     return None
 
 
-def _finish(response: Response) -> Response:
-    """Commit what a successful call wrote; forget everything else."""
-    if response.status_code < 400:
-        try:
+def _finish(respond) -> Response:
+    """Run ``respond`` (an Authlib endpoint); commit what a successful call wrote, forget the rest."""
+    try:
+        response = respond()
+        if response.status_code < 400:
             db.session.commit()
-        except IntegrityError:
+        else:
             db.session.rollback()
-            forget("clients")
-            if _client_still_registered():
-                raise
-            # The portal was deleted by another process within the client cache's lifetime
-            # (``idp.cache``): its rows can no longer be written, so it is no longer a client.
-            return _error("invalid_client", "The client is not registered.", 401)
-    else:
+    except IntegrityError:  # at the commit, or at a statement run straight away (a token's INSERT)
         db.session.rollback()
+        forget("clients")
+        if _client_still_registered():
+            raise
+        # The portal was deleted by another process within the client cache's lifetime
+        # (``idp.cache``): its rows can no longer be written, so it is no longer a client.
+        return _error("invalid_client", "The client is not registered.", 401)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
@@ -151,7 +152,7 @@ def token():
     problem = _check_body()
     if problem:
         return problem
-    return _finish(server().create_token_response())
+    return _finish(server().create_token_response)
 
 
 @bp.route("/oauth/revoke", methods=["GET", "POST"])
@@ -160,7 +161,7 @@ def revoke():
     problem = _check_body()
     if problem:
         return problem
-    return _finish(server().create_endpoint_response("revocation"))
+    return _finish(lambda: server().create_endpoint_response("revocation"))
 
 
 @bp.route("/oauth/introspect", methods=["GET", "POST"])
@@ -169,7 +170,7 @@ def introspect():
     problem = _check_body()
     if problem:
         return problem
-    return _finish(server().create_endpoint_response("introspection"))
+    return _finish(lambda: server().create_endpoint_response("introspection"))
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])

@@ -159,11 +159,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return refresh_token.account
 
     def create_token_response(self):
-        """Rotate: mark the presented refresh token used with a conditional UPDATE, then issue."""
+        """Rotate: mark the presented refresh token used with a conditional UPDATE, then issue.
+
+        On the table, not the entity: the ORM's bulk-update path would also search the session
+        for the objects to synchronise, and nothing reads ``old``'s rotation time afterwards.
+        """
         old = self.request.refresh_token
+        columns = Token.__table__.c
         claimed = db.session.execute(
-            update(Token)
-            .where(Token.id == old.id, Token.refresh_rotated_at.is_(None), Token.refresh_token_revoked_at == 0)
+            update(Token.__table__)
+            .where(columns.id == old.id, columns.refresh_rotated_at.is_(None), columns.refresh_token_revoked_at == 0)
             .values(refresh_rotated_at=int(time.time()))
         ).rowcount
         if claimed != 1:
