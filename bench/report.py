@@ -103,35 +103,66 @@ def machine_speed(c: dict) -> list[str]:
     return lines
 
 
-def growth(rows) -> list[str]:
+def growth(rows, machine_by_size: dict | None = None) -> list[str]:
+    """Each row's rate at the largest size against the smallest.
+
+    ``machine_by_size`` is the bare-Flask yardstick measured just before each size's rows: the VM's
+    speed drifts (30-40 % within one run was seen), so when both sizes have it, the verdict is taken
+    on rates divided by the machine's own rate at that moment, and latency and CPU are scaled alike.
+    """
     by_name = {}
     for r in rows:
         if r.size is not None and r.median() is not None and not r.skipped:
             by_name.setdefault(r.name, []).append(r)
     notes = []
+    sizes = sorted({r.size for series in by_name.values() for r in series})
+    speeds = machine_by_size or {}
+    machine = 1.0  # how much faster the machine was before the largest size's rows than before the smallest's
+    if sizes and speeds.get(sizes[0]) and speeds.get(sizes[-1]):
+        machine = speeds[sizes[-1]] / speeds[sizes[0]]
+        notes.append(f"- the machine itself: bare Flask {speeds[sizes[0]]:,.0f}/s before the {_size(sizes[0])} rows, "
+                     f"{speeds[sizes[-1]]:,.0f}/s before the {_size(sizes[-1])} rows ({machine - 1:+.0%}); the "
+                     f"verdicts below divide by that")
     for name, series in by_name.items():
         if len(series) < 2:
             continue
         series.sort(key=lambda r: r.size)
+        small, large = series[0].size, series[-1].size
         first, last = series[0].median().rate, series[-1].median().rate
         change = (last - first) / first if first else 0.0
-        flag = "FALLS" if change < -GROWTH_TOLERANCE else "steady"
-        notes.append(f"- {LABELS[name]}: {first:,.0f}/s at {_size(series[0].size)} -> {last:,.0f}/s at "
-                     f"{_size(series[-1].size)} ({change:+.0%}) {flag}")
+        adjusted = (last / machine - first) / first if first else 0.0
+        flag = "FALLS" if adjusted < -GROWTH_TOLERANCE else "steady"
+        against = f"; {adjusted:+.0%} against the machine" if machine != 1.0 else ""
+        notes.append(f"- {LABELS[name]}: {first:,.0f}/s at {_size(small)} -> {last:,.0f}/s at "
+                     f"{_size(large)} ({change:+.0%}{against}) {flag}{db_share(series[0], series[-1])}")
         if name in LATENCY_ROWS:
-            notes.append(latency_growth(LABELS[name], series[0], series[-1]))
+            notes.append(latency_growth(LABELS[name], series[0], series[-1], machine))
     return notes
 
 
-def latency_growth(label, small, large) -> str:
-    """p50/p99 and DB CPU per request, smallest against largest size; GROWS beyond the tolerance."""
+def db_share(small, large) -> str:
+    """PostgreSQL's CPU per request over the service's. A scan grows the first and not the second; a
+    slower machine grows both alike, so this ratio does not move with the VM's speed."""
+    a, b = small.median(), large.median()
+    if not (a.cpu_ms and b.cpu_ms and a.db_cpu_ms and b.db_cpu_ms):
+        return ""
+    before, after = a.db_cpu_ms / a.cpu_ms, b.db_cpu_ms / b.cpu_ms
+    flag = "GROWS" if after > before * (1 + LATENCY_TOLERANCE) else "steady"
+    return f"; DB CPU per service CPU {before:.2f} -> {after:.2f} {flag}"
+
+
+def latency_growth(label, small, large, machine: float = 1.0) -> str:
+    """p50/p99 and DB CPU per request, smallest against largest size; GROWS beyond the tolerance.
+    ``machine`` (the yardstick's speed-up between the two) scales the larger size's figures back."""
     a, b = small.median(), large.median()
     grew = [what for what, x, y in (("p50", a.p50_ms, b.p50_ms), ("p99", a.p99_ms, b.p99_ms),
-                                    ("DB CPU", a.db_cpu_ms, b.db_cpu_ms)) if x and y > x * (1 + LATENCY_TOLERANCE)]
+                                    ("DB CPU", a.db_cpu_ms, b.db_cpu_ms))
+            if x and y * machine > x * (1 + LATENCY_TOLERANCE)]
     flag = ("GROWS (" + ", ".join(grew) + ")") if grew else "steady"
+    scaled = f" (x {machine:.2f} for the machine's speed)" if machine != 1.0 else ""
     return (f"- {label} latency: p50 {a.p50_ms:.1f} -> {b.p50_ms:.1f} ms, p99 {a.p99_ms:.1f} -> {b.p99_ms:.1f} ms, "
             f"DB CPU {a.db_cpu_ms:.2f} -> {b.db_cpu_ms:.2f} ms/req from {_size(small.size)} to {_size(large.size)} "
-            f"accounts {flag} (more than {LATENCY_TOLERANCE:.0%} higher counts as growing)")
+            f"accounts{scaled} {flag} (more than {LATENCY_TOLERANCE:.0%} higher counts as growing)")
 
 
 def ratios(rows, peer_rows) -> list[str]:
@@ -184,7 +215,7 @@ def render(rows, peer_rows, info, args) -> str:
         out += ["", "Plan of the list query (EXPLAIN ANALYZE, BUFFERS) for one postbox:"]
         for r in plans:
             out += [f"- at {_size(r.size)} accounts:", "", "```", r.extra["plan"], "```", ""]
-    g = growth(rows)
+    g = growth(rows, {int(k): v for k, v in ((info.get("calibration") or {}).get("bare_flask_by_size") or {}).items()})
     if g:
         out += ["", f"Growth (falling = more than {GROWTH_TOLERANCE:.0%} lower at the larger size):"] + g
     c = info.get("calibration") or {}

@@ -237,6 +237,7 @@ class Bench:
                 if service is None:
                     service = Service(database.env, port, a.workers, self.out)
                 db_tree = ProcessTree(database.postmaster_pid())
+                self.check_machine(size)
                 self.measure_size(size, service, db_tree, database, client, cc_auth, opaque_auth, postbox)
                 self.db_size = database.size()
         finally:
@@ -369,21 +370,35 @@ class Bench:
         """Issue 8's yardsticks on this machine: bare Flask under the same gunicorn, one argon2id hash."""
         from buergerkonto.idp.config import DEFAULTS
 
-        a = self.args
         print("calibration: argon2id hash, bare Flask under gunicorn ...", flush=True)
         self.calibration["argon2_ms"] = calibration.argon2_ms(DEFAULTS)
+        row = self.bare_flask_row("bare Flask (calibration)")
+        row.note = "a JSON hello under gunicorn gthread with the service's workers and threads"
+        self.calibration["bare_flask_per_s"] = row.median().rate if row.median() else 0.0
+        self.peer_rows.append(row)
+        report.print_row(row)
+
+    def check_machine(self, size: int) -> None:
+        """The bare-Flask yardstick again just before a size's rows: the growth verdict divides by it,
+        because this VM's speed drifted by a third within one run (bench/RESULTS.md, session 3)."""
+        if self.args.no_calibration:
+            return
+        print(f"  machine check before the {size:,} rows: bare Flask under gunicorn ...", flush=True)
+        row = self.bare_flask_row("bare Flask (machine check)")
+        if row.median():
+            self.calibration.setdefault("bare_flask_by_size", {})[size] = row.median().rate
+            print(f"    {row.median().rate:,.0f}/s", flush=True)
+
+    def bare_flask_row(self, name: str) -> Row:
         port = free_port()
-        proc = calibration.start_bare_flask(port, a.workers, 4, self.out / "bare-flask.log")
+        proc = calibration.start_bare_flask(port, self.args.workers, 4, self.out / "bare-flask.log")
         try:
             from .service import wait_until_up
 
             wait_until_up(f"http://127.0.0.1:{port}/", proc)
-            row = Row("bare Flask (calibration)", None)
+            row = Row(name, None)
             self.wrk_row(row, f"http://127.0.0.1:{port}", ProcessTree(proc.pid), None, Request("GET", "/", {}))
-            row.note = "a JSON hello under gunicorn gthread with the service's workers and threads"
-            self.calibration["bare_flask_per_s"] = row.median().rate if row.median() else 0.0
-            self.peer_rows.append(row)
-            report.print_row(row)
+            return row
         finally:
             proc.terminate()
             proc.wait(20)

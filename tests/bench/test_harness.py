@@ -117,6 +117,30 @@ def test_a_rate_that_falls_with_the_number_of_accounts_is_flagged():
     assert "steady" in report.growth([small, steady])[0]
 
 
+def test_growth_is_judged_against_the_machines_own_speed_at_each_size():
+    """The VM slowed by a third within one run: a row that slowed as much did not fall with the table."""
+    small, large = _row("userinfo", 1500), _row("userinfo", 1000)
+    large.size = 1_000_000
+    slower_machine = {10_000: 5000.0, 1_000_000: 3400.0}
+    lines = report.growth([small, large], slower_machine)
+    assert lines[0].startswith("- the machine itself: bare Flask 5,000/s before the 10k rows, 3,400/s before the 1M")
+    assert lines[1].endswith("(-33%; -2% against the machine) steady")
+    same_machine = {10_000: 5000.0, 1_000_000: 5000.0}
+    assert report.growth([small, large], same_machine)[-1].endswith("FALLS")
+    # A scan shows as PostgreSQL's CPU growing against the service's, whatever the machine does.
+    scanning = _latency_row("postbox_list_alone", 1_000_000, 4.0, 7.0, db_cpu=1.5)
+    steady = _latency_row("postbox_list_alone", 1_000_000, 4.0, 7.0, db_cpu=0.55)
+    base = _latency_row("postbox_list_alone", 10_000, 4.0, 7.0, db_cpu=0.5)
+    for row, cpu in ((scanning, 2.0), (steady, 3.0), (base, 2.0)):
+        row.samples[0].cpu_ms = cpu
+    assert "DB CPU per service CPU 0.25 -> 0.75 GROWS" in report.growth([base, scanning])[0]
+    assert "DB CPU per service CPU 0.25 -> 0.18 steady" in report.growth([base, steady])[0]
+    # Latency too: 6 ms on a machine 0.68x as fast is 4.1 ms on the first one's.
+    lines = report.growth([_latency_row("postbox_list_alone", 10_000, 4.0, 7.0),
+                           _latency_row("postbox_list_alone", 1_000_000, 6.0, 10.0)], slower_machine)
+    assert any("latency" in line and "steady" in line and "x 0.68" in line for line in lines)
+
+
 @needs_wrk
 def test_unique_placeholder_gives_every_request_of_every_run_its_own_value(recorder):
     base, seen = recorder
