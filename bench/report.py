@@ -144,7 +144,7 @@ def db_share(small, large) -> str:
     """PostgreSQL's CPU per request over the service's. A scan grows the first and not the second; a
     slower machine grows both alike, so this ratio does not move with the VM's speed."""
     a, b = small.median(), large.median()
-    if not (a.cpu_ms and b.cpu_ms and a.db_cpu_ms and b.db_cpu_ms):
+    if not (a.cpu_ms and b.cpu_ms) or min(a.db_cpu_ms, b.db_cpu_ms) < 0.05:  # rows that barely touch the database
         return ""
     before, after = a.db_cpu_ms / a.cpu_ms, b.db_cpu_ms / b.cpu_ms
     flag = "GROWS" if after > before * (1 + LATENCY_TOLERANCE) else "steady"
@@ -210,7 +210,8 @@ def render(rows, peer_rows, info, args) -> str:
         out += ["", "Postbox data (sealed with the service's own functions, loaded by COPY):"]
         out += [f"- at {_size(s['accounts'])} accounts: {s['messages']:,} messages in {s['postboxes']:,} postboxes "
                 f"({s['seconds']:.0f} s to add this step)" for s in seeding]
-    plans = [r for r in rows if getattr(r, "extra", None) and r.extra.get("plan")]
+    # Both list rows carry the plan of the same query: one per size.
+    plans = list({r.size: r for r in reversed(rows) if getattr(r, "extra", None) and r.extra.get("plan")}.values())[::-1]
     if plans:
         out += ["", "Plan of the list query (EXPLAIN ANALYZE, BUFFERS) for one postbox:"]
         for r in plans:
