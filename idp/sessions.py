@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask import g
 from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import and_, delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
@@ -168,3 +169,22 @@ def rotate(app, session: ServerSession, kind: str = "citizen") -> WebSession:
         db.session.add(session.record)
     _renew_csrf(session)
     return session.record
+
+
+def purge_dead(signed_in_kept: timedelta, anonymous_kept: timedelta = timedelta(days=1)) -> int:
+    """Delete session rows that ended or expired long enough ago (``buergerkonto purge``); caller commits.
+
+    A signed-in session is kept ``signed_in_kept`` after its end: a portal's refresh tokens may still
+    name its ``sid`` (the level of ``verified_claims`` is read from it), and the citizen's data export
+    lists it. A session that never signed in (every visit to the sign-in page makes one) matters to nobody
+    once it is over.
+    """
+    now = utcnow()
+
+    def dead_before(moment):
+        return or_(WebSession.ended_at < moment, WebSession.expires_at < moment)
+
+    return db.session.execute(delete(WebSession).where(or_(
+        and_(WebSession.account_id.is_(None), dead_before(now - anonymous_kept)),
+        dead_before(now - signed_in_kept)))).rowcount
+

@@ -11,7 +11,7 @@ from datetime import timedelta
 from math import ceil
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from . import crypto
@@ -114,3 +114,17 @@ def succeed(key: str, counting: set[str] | None = None) -> None:
     """
     if counting is None or key in counting:
         ThrottleCounter.query.filter_by(key=key).delete()
+
+
+def purge_stale() -> int:
+    """Delete counters that count nothing any more (``buergerkonto purge``); caller commits.
+
+    A counter whose last failure is older than ``THROTTLE_RESET_SECONDS`` starts again from one at the
+    next failure, exactly as if it were missing, so once its lock (if any) is over the row can go.
+    """
+    now = utcnow()
+    stale = now - timedelta(seconds=current_app.config["THROTTLE_RESET_SECONDS"])
+    return db.session.execute(delete(ThrottleCounter).where(
+        ThrottleCounter.last_failure_at < stale,
+        or_(ThrottleCounter.locked_until.is_(None), ThrottleCounter.locked_until < now))).rowcount
+

@@ -12,20 +12,27 @@ Each kind is kept exactly as long as it can still matter:
   an expired assertion is refused anyway;
 - revoked JWT access tokens once they have expired, as an expired one is refused
   anyway;
-- back-channel logout deliveries 30 days after they were delivered or abandoned.
+- back-channel logout deliveries 30 days after they were delivered or abandoned;
+- browser sessions a day after they ended or expired when nobody signed in with
+  them, else once the longer of 30 days and the refresh-token lifetime is over
+  (refresh tokens name their sign-in's session);
+- failed-attempt counters once they would start again from one and hold no lock.
 """
 
 import time
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import and_, delete, or_
 
+from .. import sessions, throttle
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import AuthorizationCode, ClientAssertionJti, LogoutDelivery, RevokedAccessToken, Token
 
 CODE_KEPT_SECONDS = 24 * 3600
 LOGOUT_KEPT = timedelta(days=30)
+SESSION_KEPT = timedelta(days=30)
 
 
 def purge() -> dict[str, int]:
@@ -45,4 +52,7 @@ def purge() -> dict[str, int]:
         "logout_deliveries": db.session.execute(delete(LogoutDelivery).where(or_(
             LogoutDelivery.delivered_at < moment - LOGOUT_KEPT,
             LogoutDelivery.abandoned_at < moment - LOGOUT_KEPT))).rowcount,
+        "web_sessions": sessions.purge_dead(max(SESSION_KEPT, timedelta(
+            seconds=current_app.config["OIDC_REFRESH_TOKEN_LIFETIME"]))),
+        "throttle_counters": throttle.purge_stale(),
     }
