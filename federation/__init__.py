@@ -23,6 +23,7 @@ def init_app(app):
     hooks.after_sessions_ended.append(integration.after_sessions_ended)
     hooks.exporters["federation"] = integration.export
     hooks.deleters.append(integration_delete)
+    hooks.purgers["federation_sessions"] = integration_purge
     app.extensions["buergerkonto.account_sections"].append(integration.account_section)
     app.context_processor(integration.sign_in_extras)
     app.extensions.setdefault("buergerkonto.demo_services", []).append(demo.start)
@@ -38,3 +39,10 @@ def integration_delete(account):
     from .service import delete_for_account
 
     delete_for_account(account)
+
+
+def integration_purge() -> int:
+    from .service import purge_sessions
+
+    return purge_sessions()
+

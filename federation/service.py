@@ -7,9 +7,10 @@ linked.
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import session
+from sqlalchemy import and_, delete, or_, select
 
 from ..idp import accounts, auth, crypto, events
 from ..idp.extensions import db
@@ -335,6 +336,20 @@ def delete_for_account(account: Account) -> None:
 
 
 # --- logout -----------------------------------------------------------------------------------------------
+
+
+def purge_sessions(kept: timedelta = timedelta(days=1)) -> int:
+    """Delete upstream sessions (each holds an encrypted upstream ID token) that nothing reads any
+    more: ended ``kept`` ago, or whose browser session is gone (``buergerkonto purge``). Only
+    unended ones serve the session's level and an upstream logout."""
+    from ..idp.models import WebSession
+
+    now = utcnow()
+    # The hour spares a row whose browser session is still being committed by a sign-in.
+    gone = and_(FederatedSession.created_at < now - timedelta(hours=1),
+                ~select(WebSession.id).where(WebSession.sid == FederatedSession.sid).exists())
+    return db.session.execute(delete(FederatedSession).where(or_(
+        FederatedSession.ended_at < now - kept, gone))).rowcount
 
 
 def upstream_logout(settings: UpstreamSettings, claims: dict) -> list:

@@ -40,6 +40,9 @@ class Hooks:
     # fn(account, client) called in the transaction that issues a portal an authorization code
     # (the postbox indexes the portal's pairwise subject to address the citizen by it)
     portal_sign_in: list[Callable] = field(default_factory=list)
+    # name -> fn() -> rows deleted: a part's rows nothing needs any more, removed by
+    # ``buergerkonto purge`` after the core's (browser sessions first); the caller commits
+    purgers: dict[str, Callable] = field(default_factory=dict)
 
 
 def hooks() -> Hooks:

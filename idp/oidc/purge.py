@@ -16,7 +16,9 @@ Each kind is kept exactly as long as it can still matter:
 - browser sessions a day after they ended or expired when nobody signed in with
   them, else once the longer of 30 days and the refresh-token lifetime is over
   (refresh tokens name their sign-in's session);
-- failed-attempt counters once they would start again from one and hold no lock.
+- failed-attempt counters once they would start again from one and hold no lock;
+- and what the parts register in ``Hooks.purgers`` (federation: upstream sessions
+  whose browser session is over).
 """
 
 import time
@@ -27,6 +29,7 @@ from sqlalchemy import and_, delete, or_
 
 from .. import sessions, throttle
 from ..extensions import db
+from ..hooks import hooks
 from ..timeutil import utcnow
 from .models import AuthorizationCode, ClientAssertionJti, LogoutDelivery, RevokedAccessToken, Token
 
@@ -38,7 +41,7 @@ SESSION_KEPT = timedelta(days=30)
 def purge() -> dict[str, int]:
     """Delete what is no longer needed; returns how many rows of each kind went (caller commits)."""
     now, moment = int(time.time()), utcnow()  # the integer columns count seconds; the datetime ones are UTC
-    return {
+    counts = {
         "codes": db.session.execute(
             delete(AuthorizationCode).where(AuthorizationCode.issued_at < now - CODE_KEPT_SECONDS)).rowcount,
         "tokens": db.session.execute(delete(Token).where(
@@ -56,3 +59,6 @@ def purge() -> dict[str, int]:
             seconds=current_app.config["OIDC_REFRESH_TOKEN_LIFETIME"]))),
         "throttle_counters": throttle.purge_stale(),
     }
+    for name, purger in hooks().purgers.items():
+        counts[name] = purger()
+    return counts
