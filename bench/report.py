@@ -211,7 +211,7 @@ def render(rows, peer_rows, info, args) -> str:
         out += [f"- at {_size(s['accounts'])} accounts: {s['messages']:,} messages in {s['postboxes']:,} postboxes "
                 f"({s['seconds']:.0f} s to add this step)" for s in seeding]
     # Both list rows carry the plan of the same query: one per size.
-    plans = list({r.size: r for r in reversed(rows) if getattr(r, "extra", None) and r.extra.get("plan")}.values())[::-1]
+    plans = list({r.size: r for r in rows if getattr(r, "extra", None) and r.extra.get("plan")}.values())
     if plans:
         out += ["", "Plan of the list query (EXPLAIN ANALYZE, BUFFERS) for one postbox:"]
         for r in plans:

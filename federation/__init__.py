@@ -45,4 +45,3 @@ def integration_purge() -> int:
     from .service import purge_sessions
 
     return purge_sessions()
-

@@ -187,4 +187,3 @@ def purge_dead(signed_in_kept: timedelta, anonymous_kept: timedelta = timedelta(
     return db.session.execute(delete(WebSession).where(or_(
         and_(WebSession.account_id.is_(None), dead_before(now - anonymous_kept)),
         dead_before(now - signed_in_kept)))).rowcount
-

@@ -64,7 +64,7 @@ def fail(*keys: str) -> list[str]:
     """Count one failure for every key and lock those past their free failures; return the locked keys."""
     config = current_app.config
     now = utcnow()
-    stale = now - timedelta(seconds=config["THROTTLE_RESET_SECONDS"])
+    stale = _stale_before(now)
     locked = []
     for key in keys:
         counter = _increment(key, now, stale)
@@ -75,6 +75,11 @@ def fail(*keys: str) -> list[str]:
             locked.append(key)
     db.session.flush()
     return locked
+
+
+def _stale_before(now):
+    """A counter whose last failure is older than this restarts from one (``fail``), as if missing."""
+    return now - timedelta(seconds=current_app.config["THROTTLE_RESET_SECONDS"])
 
 
 def _increment(key: str, now, stale) -> ThrottleCounter:
@@ -123,8 +128,6 @@ def purge_stale() -> int:
     next failure, exactly as if it were missing, so once its lock (if any) is over the row can go.
     """
     now = utcnow()
-    stale = now - timedelta(seconds=current_app.config["THROTTLE_RESET_SECONDS"])
     return db.session.execute(delete(ThrottleCounter).where(
-        ThrottleCounter.last_failure_at < stale,
+        ThrottleCounter.last_failure_at < _stale_before(now),
         or_(ThrottleCounter.locked_until.is_(None), ThrottleCounter.locked_until < now))).rowcount
-

@@ -79,7 +79,6 @@ class AuthorizationServer(_FlaskAuthorizationServer):
             issued_at=now,
             expires_in=token["expires_in"],
             account_id=request.user.id if request.user is not None else None,
-            refresh_expires_at=None, auth_time=None, acr=None, amr=None, sid=None, claims_request=None,
         )
         code, old = request.authorization_code, request.refresh_token
         if code is not None:
