@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
@@ -71,6 +72,8 @@ def parse_args(argv):
     p.add_argument("--gunicorn-args", default="", help="extra gunicorn options (GUNICORN_CMD_ARGS), e.g. "
                    "--gunicorn-args='--backlog 512'; those serve sets on its command line (bind, workers, "
                    "worker class, threads, --reuse-port) win over these")
+    p.add_argument("--serve-args", default="", help="extra options for buergerkonto serve, e.g. "
+                   "--serve-args='--threads 2 --no-access-log'")
     p.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
     p.add_argument("--no-calibration", action="store_true",
                    help="skip measuring the machine (bare Flask under gunicorn, one argon2id hash)")
@@ -235,7 +238,7 @@ class Bench:
                     self.postbox_seeding.append({"accounts": size, "messages": seeded.messages,
                                                  "postboxes": seeded.postboxes, "seconds": round(took, 1)})
                 if service is None:
-                    service = Service(database.env, port, a.workers, self.out)
+                    service = Service(database.env, port, a.workers, self.out, shlex.split(a.serve_args))
                 db_tree = ProcessTree(database.postmaster_pid())
                 self.check_machine(size)
                 self.measure_size(size, service, db_tree, database, client, cc_auth, opaque_auth, postbox)

@@ -69,15 +69,15 @@ class ProcessTree:
 
 
 class Service:
-    """``buergerkonto serve`` on loopback: gunicorn with N sync workers, as the README deploys it."""
+    """``buergerkonto serve`` on loopback: gunicorn with N gthread workers, as the README deploys it."""
 
-    def __init__(self, env: dict, port: int, workers: int, logdir: Path):
+    def __init__(self, env: dict, port: int, workers: int, logdir: Path, extra_args: list[str] = ()):
         self.port, self.workers = port, workers
         self.base = f"http://127.0.0.1:{port}"
         self.log = open(logdir / "service.log", "ab")
         script = str(Path(sys.executable).parent / "buergerkonto")
         self.proc = subprocess.Popen([script, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                      "--workers", str(workers)], env=env, stdout=self.log,
+                                      "--workers", str(workers), *extra_args], env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.tree = ProcessTree(self.proc.pid)
         wait_until_up(self.base + "/.well-known/openid-configuration", self.proc)

@@ -13,6 +13,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
+from ..autocommit import autocommit
 from ..cache import cache, forget
 from ..extensions import csrf, db
 from . import api_scopes, claims, keys
@@ -152,6 +153,8 @@ def token():
     problem = _check_body()
     if problem:
         return problem
+    if request.form.get("grant_type") == "client_credentials":
+        autocommit()  # a portal's own token: one INSERT at most (and a private_key_jwt's jti)
     return _finish(server().create_token_response)
 
 
@@ -170,6 +173,7 @@ def introspect():
     problem = _check_body()
     if problem:
         return problem
+    autocommit()  # reads a token (and a private_key_jwt's jti, one INSERT)
     return _finish(lambda: server().create_endpoint_response("introspection"))
 
 
@@ -178,6 +182,7 @@ def introspect():
 def userinfo():
     if request.args.get("access_token") or request.form.get("access_token"):
         return _error("invalid_request", "Send the access token in the Authorization header.")
+    autocommit()  # reads a token; updates at most the one row of the portals used (``_remember_released``)
     try:
         response = server().create_endpoint_response("userinfo")
     except OAuth2Error as error:  # pragma: no cover - Authlib turns these into responses

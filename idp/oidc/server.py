@@ -26,11 +26,11 @@ from flask import current_app, has_request_context, request
 from joserfc.jwk import KeySet
 from sqlalchemy import insert, update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.exc import IntegrityError
 
 from .. import events
 from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
+from ..upsert import insert_unless_present
 from . import access_tokens, api_scopes, claims, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
@@ -179,13 +179,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def validate_jti(self, claims, jti):
         if not isinstance(jti, str) or not jti or len(jti) > 255:
             return False
-        try:
-            with db.session.begin_nested():
-                db.session.add(ClientAssertionJti(client_id=claims["sub"], jti=jti,
-                                                  expires_at=int(claims["exp"]) + self.leeway))
-        except IntegrityError:
-            return False
-        return True
+        # One statement, race included; also runs where a request has no transaction (``idp.autocommit``).
+        return insert_unless_present(ClientAssertionJti, client_id=claims["sub"], jti=jti,
+                                     expires_at=int(claims["exp"]) + self.leeway)
 
     def resolve_client_public_key(self, client):
         data = client.client_metadata.get("jwks")

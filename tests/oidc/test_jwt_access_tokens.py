@@ -22,10 +22,6 @@ POSTBOX = ISSUER + "/api/postbox/v1"
 MESSAGES = "/api/postbox/v1/messages"
 
 
-def _basic(rp) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{rp.client_id}:{rp.secret}".encode()).decode()}
-
-
 def _grant(rp, scope="postbox.send"):
     data = {"grant_type": "client_credentials"}
     if scope is not None:
@@ -50,7 +46,7 @@ def _sub(rp) -> str:
 
 
 def _introspect(rp, token: str, by=None) -> dict:
-    response = rp.http.post("/oauth/introspect", data={"token": token}, headers=_basic(by or rp))
+    response = rp.http.post("/oauth/introspect", data={"token": token}, headers=(by or rp).basic_auth())
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
 
@@ -287,7 +283,7 @@ def test_malformed_tokens_are_refused_never_an_error(rp, token):
     assert response.status_code == 401
     assert rp.userinfo(token).status_code == 401
     assert _introspect(rp, token) == {"active": False}
-    revoked = rp.http.post("/oauth/revoke", data={"token": token}, headers=_basic(rp))
+    revoked = rp.http.post("/oauth/revoke", data={"token": token}, headers=rp.basic_auth())
     assert revoked.status_code == 200
 
 
@@ -311,10 +307,10 @@ def test_a_revoked_jwt_access_token_stops_working_at_once(rp, citizen, app):
     token, other_token = _token(rp), _token(rp)
     assert _send(rp, token, sub).status_code == 201
     response = rp.http.post("/oauth/revoke", data={"token": token, "token_type_hint": "access_token"},
-                            headers=_basic(rp))
+                            headers=rp.basic_auth())
     assert response.status_code == 200
     _refused(rp, token)
-    assert rp.http.post("/oauth/revoke", data={"token": token}, headers=_basic(rp)).status_code == 200
+    assert rp.http.post("/oauth/revoke", data={"token": token}, headers=rp.basic_auth()).status_code == 200
     assert _send(rp, other_token, sub).status_code == 201  # only that token
     with app.app_context():
         row = RevokedAccessToken.query.one()
@@ -331,14 +327,14 @@ def test_the_revocation_stands_in_every_app_instance(rp, citizen, make_app):
     token = _token(rp)
     elsewhere = RelyingParty(make_app().test_client(), None, rp.reg)
     assert _send(elsewhere, token, sub).status_code == 201  # the other instance knows the portal now
-    assert rp.http.post("/oauth/revoke", data={"token": token}, headers=_basic(rp)).status_code == 200
+    assert rp.http.post("/oauth/revoke", data={"token": token}, headers=rp.basic_auth()).status_code == 200
     assert _send(elsewhere, token, sub).status_code == 401
 
 
 def test_a_revocation_hint_of_refresh_token_still_finds_the_access_token(rp):
     token = _token(rp)
     response = rp.http.post("/oauth/revoke", data={"token": token, "token_type_hint": "refresh_token"},
-                            headers=_basic(rp))
+                            headers=rp.basic_auth())
     assert response.status_code == 200
     _refused(rp, token)
 
@@ -346,7 +342,7 @@ def test_a_revocation_hint_of_refresh_token_still_finds_the_access_token(rp):
 def test_another_portal_can_neither_revoke_nor_introspect_it(rp, make_rp, citizen):
     other = make_rp(name="Other")
     token = _token(rp)
-    response = rp.http.post("/oauth/revoke", data={"token": token}, headers=_basic(other))
+    response = rp.http.post("/oauth/revoke", data={"token": token}, headers=other.basic_auth())
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"  # as for opaque ones
     assert _introspect(rp, token, by=other) == {"active": False}
     assert _send(rp, token, _sub(rp)).status_code == 201
@@ -357,7 +353,7 @@ def test_revoking_an_expired_token_is_fine_and_stores_nothing(rp, sign, app):
 
     now = int(time.time())
     expired = sign(_claims(rp, iat=now - 400, exp=now - 100))
-    assert rp.http.post("/oauth/revoke", data={"token": expired}, headers=_basic(rp)).status_code == 200
+    assert rp.http.post("/oauth/revoke", data={"token": expired}, headers=rp.basic_auth()).status_code == 200
     with app.app_context():
         assert RevokedAccessToken.query.count() == 0
 
@@ -367,7 +363,7 @@ def test_a_revoked_token_stays_refused_after_purge_until_it_expires(rp, runner, 
     from buergerkonto.idp.oidc.models import RevokedAccessToken
 
     token = _token(rp)
-    rp.http.post("/oauth/revoke", data={"token": token}, headers=_basic(rp))
+    rp.http.post("/oauth/revoke", data={"token": token}, headers=rp.basic_auth())
     result = runner.invoke(args=["purge", "--json"])
     assert json.loads(result.output)["revoked_access_tokens"] == 0
     _refused(rp, token)

@@ -86,11 +86,15 @@ class RelyingParty:
         assert result["iss"] == ISSUER and result["state"] == self.state
         return result["code"]
 
+    def basic_auth(self) -> dict:
+        """The ``Authorization`` header of client_secret_basic."""
+        raw = f"{self.client_id}:{self.secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
     def token(self, data: dict, auth=True):
         headers = {}
         if auth and self.secret:
-            raw = f"{self.client_id}:{self.secret}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            headers = self.basic_auth()
         elif auth:
             data = dict(data, client_id=self.client_id)
         return self.http.post("/oauth/token", data=data, headers=headers)

@@ -1,0 +1,79 @@
+"""Which endpoints run without a transaction (``idp.autocommit``), and that they still answer right.
+
+Userinfo, introspection and the client-credentials grant save the BEGIN and COMMIT round trips;
+the code and refresh grants write several rows that belong together and keep their transaction.
+"""
+
+import pytest
+from sqlalchemy import event
+
+
+def _autocommit_of(dbapi_connection) -> bool:
+    if hasattr(dbapi_connection, "autocommit"):  # psycopg
+        return bool(dbapi_connection.autocommit)
+    return dbapi_connection.isolation_level is None  # sqlite3
+
+
+@pytest.fixture
+def statements(app):
+    """(first word of each SQL statement, whether its connection was in autocommit) per request."""
+    from buergerkonto.idp.extensions import db
+
+    seen = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement.split()[0].upper(), _autocommit_of(conn.connection.dbapi_connection)))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(engine, "before_cursor_execute", note)
+
+
+def _modes(statements, call):
+    statements.clear()
+    response = call()
+    assert statements, "the request ran no statement"
+    return response, {autocommit for _, autocommit in statements}
+
+
+@pytest.fixture
+def rp(make_rp):
+    return make_rp(access_token_format="opaque")  # its client-credentials tokens are stored
+
+
+def test_token_reads_and_portal_tokens_run_without_a_transaction_grants_for_citizens_with_one(
+        rp, citizen, statements):
+    response, modes = _modes(statements, lambda: rp.redeem(rp.code("openid profile offline_access")))
+    assert response.status_code == 200 and modes == {False}
+    tokens = response.get_json()
+
+    response, modes = _modes(statements, lambda: rp.userinfo(tokens["access_token"]))
+    assert response.status_code == 200 and response.get_json()["sub"] and modes == {True}
+
+    response, modes = _modes(statements, lambda: rp.http.post(
+        "/oauth/introspect", data={"token": tokens["access_token"]}, headers=rp.basic_auth()))
+    assert response.status_code == 200 and response.get_json()["active"] is True and modes == {True}
+
+    response, modes = _modes(statements, lambda: rp.token({"grant_type": "client_credentials"}))
+    assert response.status_code == 200, response.get_json()
+    assert modes == {True} and ("INSERT", True) in statements  # the opaque token, committed by itself
+
+    response, modes = _modes(statements, lambda: rp.refresh(tokens["refresh_token"]))
+    assert response.status_code == 200 and modes == {False}
+
+
+def test_a_token_issued_without_a_transaction_is_stored_and_usable(rp, statements):
+    response = rp.token({"grant_type": "client_credentials"})
+    assert response.status_code == 200
+    token = response.get_json()["access_token"]
+    introspected = rp.http.post("/oauth/introspect", data={"token": token}, headers=rp.basic_auth())
+    assert introspected.get_json()["active"] is True
+
+
+def test_a_failed_request_without_a_transaction_leaves_the_next_one_a_normal_transaction(
+        rp, citizen, statements):
+    assert rp.userinfo("not-a-token").status_code == 401
+    response, modes = _modes(statements, lambda: rp.redeem(rp.code("openid")))
+    assert response.status_code == 200 and modes == {False}
