@@ -1,8 +1,6 @@
 """The application factory: configuration, extensions, parts, error pages, headers."""
 
-import logging
 import os
-import re
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
@@ -10,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth
+from . import auth, request_log
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, migrate
 from .hooks import Hooks
@@ -54,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(auth.notify_ended_after_request)
     _register_error_handlers(app)
     _register_template_helpers(app)
-    _quiet_secrets_in_logs(app)
+    request_log.init_app(app)  # after the parts: it reads their routes
     return app
 
 
@@ -140,24 +138,3 @@ def _register_error_handlers(app: Flask) -> None:
             return problem(500, "Internal Server Error")
         return render_template("error.html", status=500, title=_("Something went wrong"),
                                message=_("Please try again later.")), 500
-
-
-class _RedactSecrets(logging.Filter):
-    """Query strings may carry codes and tokens: keep them out of the request log."""
-
-    def filter(self, record):
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-_SECRET_PARAMETER = re.compile(r"((?:code|token|id_token_hint|client_secret|password|state)=)[^&\s\"]+")
-
-
-def _redact(text: str) -> str:
-    return _SECRET_PARAMETER.sub(r"\1[redacted]", text)
-
-
-def _quiet_secrets_in_logs(app: Flask) -> None:
-    logging.getLogger("werkzeug").addFilter(_RedactSecrets())
-    logging.getLogger("gunicorn.access").addFilter(_RedactSecrets())

@@ -55,8 +55,8 @@ def serve(host, port, workers, threads, access_log, dev):
         # kept-alive connections (16:0 seen under wrk) and ran on one core while the other idled.
         args = [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers),
                 "--worker-class", "gthread", "--threads", str(threads), "--reuse-port"]
-        if access_log:
-            args += ["--access-logfile", "-"]
+        if access_log:  # gunicorn's access line, with the secrets in addresses redacted
+            args += ["--access-logfile", "-", "--logger-class", "buergerkonto.idp.request_log.GunicornLogger"]
         os.execv(gunicorn, args + ["buergerkonto.idp.wsgi:app"])
     _create_app().run(host=host, port=port, debug=False, use_reloader=False)
 
