@@ -193,3 +193,22 @@ def test_paths_the_limiter_skips_declare_no_limits(app):
         assert all(limits(rule) == [] for rule in skipped)
         limited = [rule.rule for rule in app.url_map.iter_rules() if limits(rule)]
     assert "/register" in limited and "/api/postbox/v1/messages" in limited
+
+
+def test_view_limits_hold_without_the_per_request_hook_and_app_wide_limits_bring_it_back(make_app):
+    """The limiter's before-request hook is dropped when no app-wide limit is set (``app.py``):
+    the limits on views must still hold, and an operator's default limit must still apply."""
+    from buergerkonto.idp.extensions import limiter
+
+    app = make_app(RATELIMIT_ENABLED=True, WTF_CSRF_ENABLED=False)
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    client = app.test_client()
+    answers = [client.post("/confirm-email/resend", data={"email": "a@example.org"}).status_code
+               for _ in range(11)]  # "10 per hour", checked by the view's decorator
+    assert answers == [200] * 10 + [429]
+
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="3 per minute")
+    assert limiter._check_request_limit in app.before_request_funcs[None]
+    client = app.test_client()
+    assert [client.get("/sign-in").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert {client.get("/oauth/jwks").status_code for _ in range(5)} == {200}  # OAuth stays exempt
