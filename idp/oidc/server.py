@@ -31,7 +31,7 @@ from .. import events
 from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
 from ..upsert import insert_unless_present
-from . import access_tokens, api_scopes, claims, keys
+from . import access_tokens, api_scopes, bearer, claims, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
 from .models import ClientAssertionJti, Client, Token, hash_token, token_by_hash
@@ -229,7 +229,10 @@ class BearerValidator(BearerTokenValidator):
             return access_tokens.read(token_string)
         if not token_string or len(token_string) > 256:
             return None
-        return _lookup_token("access_token", hash_token(token_string))
+        token = bearer.read(hash_token(token_string))
+        if token is not None:
+            token.client = server().query_client(token.client_id)
+        return token
 
 
 def find_token(token_string, hint):
@@ -311,6 +314,12 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
 class UserInfoEndpoint(_UserInfoEndpoint):
     """Claims of the granted scopes, plus those asked for by the ``claims`` parameter."""
+
+    def create_endpoint_request(self, request):
+        # Nothing to parse here: ``__call__`` reads the bearer token through the resource
+        # protector, which wraps the request itself. (Authlib's OAuth2 request built here
+        # went unused and cost 4 % of a userinfo request.)
+        return request
 
     def __call__(self, request):
         token = self.resource_protector.acquire_token("openid")
