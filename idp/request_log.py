@@ -71,19 +71,19 @@ class GunicornLogger(Logger):
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
-        environ = dict(environ, RAW_URI=redact(environ.get("RAW_URI", "")),
-                       QUERY_STRING=redact(environ.get("QUERY_STRING", "")),
-                       PATH_INFO=redact(environ.get("PATH_INFO", "")),
-                       HTTP_REFERER=redact(environ.get("HTTP_REFERER", "-")))
+        referer = environ.get("HTTP_REFERER")
         if self.cfg.access_log_format != _DEFAULT_FORMAT:
+            environ = dict(environ, RAW_URI=redact(environ.get("RAW_URI", "")),
+                           QUERY_STRING=redact(environ.get("QUERY_STRING", "")),
+                           PATH_INFO=redact(environ.get("PATH_INFO", "")), HTTP_REFERER=redact(referer or "-"))
             super().access(resp, req, environ, request_time)
             return
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
         sent = getattr(resp, "sent", None)
         line = '%s - %s %s "%s %s %s" %s %s "%s" "%s"' % (
             environ.get("REMOTE_ADDR", "-"), self._get_user(environ) or "-", self._now(),
-            environ["REQUEST_METHOD"], environ["RAW_URI"], environ["SERVER_PROTOCOL"], status,
-            "-" if sent is None else sent, environ.get("HTTP_REFERER", "-"), environ.get("HTTP_USER_AGENT", "-"))
+            environ["REQUEST_METHOD"], redact(environ.get("RAW_URI", "")), environ["SERVER_PROTOCOL"], status,
+            "-" if sent is None else sent, redact(referer) if referer else "-", environ.get("HTTP_USER_AGENT", "-"))
         try:
             self.access_log.info("%s", line)
         except Exception:  # as gunicorn does: a broken log line must not break the response
