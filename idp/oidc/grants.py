@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants
 from flask import current_app, g
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import joinedload
 
 from .. import events
@@ -138,6 +138,13 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_verifier(grant, result)
 
 
+# Built once (as ``models.token_by_hash``): building it per request cost its coercions and cache key.
+_ROTATE = (update(Token.__table__)
+           .where(Token.__table__.c.id == bindparam("token_id"), Token.__table__.c.refresh_rotated_at.is_(None),
+                  Token.__table__.c.refresh_token_revoked_at == 0)
+           .values(refresh_rotated_at=bindparam("now")))
+
+
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -165,12 +172,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         for the objects to synchronise, and nothing reads ``old``'s rotation time afterwards.
         """
         old = self.request.refresh_token
-        columns = Token.__table__.c
-        claimed = db.session.execute(
-            update(Token.__table__)
-            .where(columns.id == old.id, columns.refresh_rotated_at.is_(None), columns.refresh_token_revoked_at == 0)
-            .values(refresh_rotated_at=int(time.time()))
-        ).rowcount
+        claimed = db.session.execute(_ROTATE, {"token_id": old.id, "now": int(time.time())}).rowcount
         if claimed != 1:
             db.session.rollback()
             revoke_grant(old.grant_id, "refresh-replay")
