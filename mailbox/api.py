@@ -17,11 +17,14 @@ from flask import Blueprint, current_app, g, jsonify, request, send_file
 
 from ..idp.extensions import csrf, db, limiter
 from ..idp.oidc import api_scopes, claims
-from ..idp.oidc.models import Token
+from ..idp.oidc.access_tokens import JwtAccessToken
+from ..idp.oidc.bearer import StoredAccessToken
 from ..idp.oidc.server import resource_protector
 from ..idp.web import problem
 from . import openapi, service
 from .validation import KINDS, MAX_REFERENCE, MAX_REQUEST_BYTES, SendInvalid, parse_send
+
+Bearer = StoredAccessToken | JwtAccessToken  # a stored (opaque) token or an RFC 9068 JWT
 
 PREFIX = "/api/postbox/v1"
 bp = Blueprint("postbox_api", __name__, url_prefix=PREFIX)
@@ -64,7 +67,7 @@ def _bearer_challenge(error: str | None = None, description: str | None = None, 
     return {"WWW-Authenticate": ", ".join(parts)}
 
 
-def _bearer_token() -> Token | OAuth2Error:
+def _bearer_token() -> Bearer | OAuth2Error:
     """The request's bearer token, or why there is none; looked up once per request, so the send
     rate limit (keyed by the token's portal) and ``authenticate`` share one query."""
     if "postbox_bearer" not in g:
@@ -75,7 +78,7 @@ def _bearer_token() -> Token | OAuth2Error:
     return g.postbox_bearer
 
 
-def authenticate(scope: str, citizen: bool) -> Token:
+def authenticate(scope: str, citizen: bool) -> Bearer:
     """The request's token, if it is a live postbox token with ``scope`` of the right holder."""
     token = _bearer_token()
     if isinstance(token, MissingAuthorizationError):
@@ -133,7 +136,7 @@ def _summary(message, level: str) -> dict:
     return item
 
 
-def _level(token: Token) -> str:
+def _level(token: Bearer) -> str:
     return claims.level_of(token.acr or "") or "low"
 
 
@@ -147,7 +150,7 @@ def _step_up(message, level: str) -> ApiProblem:
                       min_level=message.min_level, acr_values=acr)
 
 
-def _readable(token: Token, public_id: str):
+def _readable(token: Bearer, public_id: str):
     message = service.find(token.account_id, public_id)
     if message is None:
         raise ApiProblem(404, "Not Found", "No such message.")
