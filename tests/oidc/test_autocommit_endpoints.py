@@ -77,3 +77,21 @@ def test_a_failed_request_without_a_transaction_leaves_the_next_one_a_normal_tra
     assert rp.userinfo("not-a-token").status_code == 401
     response, modes = _modes(statements, lambda: rp.redeem(rp.code("openid")))
     assert response.status_code == 200 and modes == {False}
+
+
+def test_a_client_assertion_is_accepted_once_without_a_transaction_too(make_rp, statements):
+    from joserfc.jwk import ECKey
+
+    from .test_client_auth import ASSERTION, assertion
+
+    key = ECKey.generate_key("P-256", private=True)
+    public = dict(key.as_dict(private=False), kid="k1", alg="ES256", use="sig")
+    rp = make_rp(token_endpoint_auth_method="private_key_jwt", jwks={"keys": [public]}, access_token_format="opaque")
+    rp.key = key
+    signed = assertion(rp)
+    data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION, "client_assertion": signed}
+    response, modes = _modes(statements, lambda: rp.http.post("/oauth/token", data=data))
+    assert response.status_code == 200, response.get_json()
+    assert modes == {True} and [word for word, _ in statements].count("INSERT") == 2  # the jti, the token
+    replayed = rp.http.post("/oauth/token", data=data)
+    assert replayed.status_code in (400, 401) and replayed.get_json()["error"] == "invalid_client"
