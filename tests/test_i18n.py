@@ -295,3 +295,43 @@ def test_duplicate_registration_notice_without_account_language_follows_the_page
     browser.get(f"/register?lang={page_lang}")
     _register(browser, account["email"])
     assert smtp.wait_for(account["email"])["Subject"] == subject
+
+
+def test_wtforms_own_messages_follow_the_language_and_are_read_once_per_language(app):
+    """Built-in wtforms messages (a date field's) are German by default; the catalogue is parsed once."""
+    from wtforms import DateField
+
+    from buergerkonto.idp.forms import Form, _wtforms_catalogue
+
+    class DateForm(Form):
+        day = DateField()
+
+    _wtforms_catalogue.cache_clear()
+    answers = {}
+    for _ in range(3):
+        for lang in ("de", "en"):
+            with app.test_request_context(f"/?lang={lang}", method="POST", data={"day": "not a date"}):
+                form = DateForm(meta={"csrf": False})
+                form.validate()
+                answers[lang] = form.errors["day"][0]
+    assert answers == {"de": "Kein gültiges Datum.", "en": "Not a valid date value."}
+    assert _wtforms_catalogue.cache_info().misses == 2
+
+
+def test_every_form_derives_from_the_shared_base():
+    """A form on ``FlaskForm`` directly would parse wtforms' catalogue on every request again."""
+    import importlib
+
+    from flask_wtf import FlaskForm
+
+    from buergerkonto.idp.forms import Form
+
+    for module in ("idp.forms", "trust_levels.forms", "federation.forms"):
+        importlib.import_module(f"buergerkonto.{module}")
+    stack, found = list(FlaskForm.__subclasses__()), []
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("buergerkonto."):
+            found.append(cls)
+    assert len(found) > 15 and all(issubclass(cls, Form) for cls in found)

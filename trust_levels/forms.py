@@ -3,11 +3,11 @@
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
 
+from ..idp.forms import Form
 from .models import DOCUMENT_TYPES
 
 
@@ -43,11 +43,11 @@ class PersonFields:
     locality = _text(_l("Town"), "address-level2", message=_l("Please enter your town."))
 
 
-class CheckRequestForm(PersonFields, FlaskForm):
+class CheckRequestForm(PersonFields, Form):
     pass
 
 
-class StaffSignInForm(FlaskForm):
+class StaffSignInForm(Form):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(_l("Please enter your e-mail address.")),
                                                          Length(max=254)],
                        render_kw={"autocomplete": "username", "spellcheck": "false"})
@@ -56,13 +56,13 @@ class StaffSignInForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
-class StaffCodeForm(FlaskForm):
+class StaffCodeForm(Form):
     code = StringField(_l("Code from your authenticator app"),
                        validators=[DataRequired(_l("Please enter the code.")), Length(max=10)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
-class LookupForm(FlaskForm):
+class LookupForm(Form):
     # Not named ``code``: it holds a citizen's check code, not the staff member's own one-time
     # code, so it carries no autocomplete purpose (WCAG 1.3.5 covers data about the user only).
     check_code = StringField(_l("Check code (type it or scan the QR code)"),
@@ -74,7 +74,7 @@ DOCUMENT_LABELS = {"idcard": _l("Personalausweis (ID card)"), "passport": _l("Re
                    "residence_permit": _l("Elektronischer Aufenthaltstitel (eAT)")}
 
 
-class ConfirmForm(PersonFields, FlaskForm):
+class ConfirmForm(PersonFields, Form):
     document_type = SelectField(_l("Document type"), choices=[SelectChoice("", _l("Please choose"))] + [
         SelectChoice(value, DOCUMENT_LABELS[value]) for value in DOCUMENT_TYPES],
         validators=[DataRequired(_l("Please choose the document type."))])
@@ -93,13 +93,13 @@ class ConfirmForm(PersonFields, FlaskForm):
                             validators=[DataRequired(_l("Please confirm that you compared them."))])
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Please give a reason.")),
                                                      Length(min=10, max=1000,
                                                             message=_l("Please give 10 to 1000 characters."))])
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     decision = SelectField(_l("Decision"), choices=[SelectChoice("", _l("Please choose")),
                                                     SelectChoice("approve", _l("Confirm the identity")),
                                                     SelectChoice("reject", _l("Reject"))],
