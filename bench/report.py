@@ -193,7 +193,7 @@ def render(rows, peer_rows, info, args) -> str:
         f"p = {a2.get('ARGON2_PARALLELISM')}",
         f"Load: wrk, {args.connections} connections, {args.threads} threads; warm-up {args.warmup:g} s, median of "
         f"{args.runs} x {args.duration:g} s; service: buergerkonto serve --workers {args.workers}"
-        f"{(' ' + args.serve_args) if getattr(args, 'serve_args', '') else ''} "
+        f"{(' ' + args.serve_args) if args.serve_args else ''} "
         f"(gunicorn gthread, serve's defaults: 4 threads per worker, one socket per worker with SO_REUSEPORT)"
         f"{(' ' + args.gunicorn_args) if args.gunicorn_args else ''}{(' env ' + ' '.join(args.env)) if args.env else ''} "
         f"on PostgreSQL; database at the end: {info.get('database', {})}",

@@ -7,8 +7,8 @@ from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms.i18n import messages_path
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
 
 from .passwords import MAX_LENGTH

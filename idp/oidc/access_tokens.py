@@ -85,7 +85,28 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return secrets.token_urlsafe(16)
 
 
-class JwtAccessToken(TokenMixin):
+class ReadToken(TokenMixin):
+    """What Authlib's validator and the APIs ask of an access token read for a request: this
+    JWT, or a stored one read as values (``bearer.StoredAccessToken``). Both carry ``client_id``,
+    ``scope``, ``expires_in``, ``client`` and ``account``."""
+
+    def check_client(self, client) -> bool:
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.expires_in
+
+    def get_client(self) -> Client:
+        return self.client
+
+    def get_user(self):
+        return self.account
+
+
+class JwtAccessToken(ReadToken):
     """A verified JWT access token, shaped like the stored ``Token`` where the APIs read it.
 
     It belongs to a portal acting for itself: no account, no sign-in, no refresh token.
@@ -108,26 +129,11 @@ class JwtAccessToken(TokenMixin):
         self.expires_in = self.expires_at - self.issued_at
         self.revoked = revoked
 
-    def check_client(self, client) -> bool:
-        return self.client_id == client.get_client_id()
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return self.expires_in
-
     def is_expired(self) -> bool:
         return self.expires_at <= time.time()
 
     def is_revoked(self) -> bool:
         return self.revoked
-
-    def get_user(self):
-        return None
-
-    def get_client(self) -> Client:
-        return self.client
 
 
 class _ClaimsRegistry(JWTAccessTokenClaimsValidator):
