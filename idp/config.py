@@ -48,7 +48,8 @@ DEFAULTS = {
     "ARGON2_MEMORY_KIB": 19 * 1024,
     "ARGON2_TIME_COST": 2,
     "ARGON2_PARALLELISM": 1,
-    # argon2id runs at once per process (each holds ARGON2_MEMORY_KIB); see passwords._slots.
+    # argon2id runs at once per process, each on a thread of its own that keeps its
+    # ARGON2_MEMORY_KIB buffer (passwords._hashing_threads).
     "ARGON2_CONCURRENCY": 1,
     # Seconds a worker keeps clients, keys, JWKS, discovery and upstream settings (idp.cache).
     "CACHE_SECONDS": 10,

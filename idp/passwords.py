@@ -1,8 +1,9 @@
 """Password hashing (argon2id) and the password policy of ASVS 6.2."""
 
-import ctypes
+import os
 import threading
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 
@@ -26,27 +27,8 @@ def normalise(password: str) -> str:
 
 def hasher() -> PasswordHasher:
     """The argon2id hasher with the configured parameters."""
-    _return_large_buffers_to_the_os()
     config = current_app.config
     return _hasher(config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"])
-
-
-@lru_cache(maxsize=1)
-def _return_large_buffers_to_the_os() -> None:
-    """Have glibc give argon2id's 19 MiB buffers back after each hash.
-
-    glibc raises its mmap threshold after the first large free, so later buffers come from the
-    thread's heap arena and stay resident: every thread that ever hashed kept 19 MiB (a gthread
-    worker with four threads grew from 100 to 180 MiB). A fixed threshold keeps them mmap'ed.
-    """
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024)
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
-_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 
 
 @lru_cache(maxsize=4)
@@ -56,22 +38,38 @@ def _hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher
     )
 
 
-# Each argon2id run holds ARGON2_MEMORY_KIB (19 MiB) while it lasts. gunicorn's threads would
-# otherwise run one per thread at once and a worker's memory would grow by 19 MiB per thread,
-# for no gain in speed: the hashes share the same cores. So a process runs at most
-# ARGON2_CONCURRENCY of them at a time; the others wait their turn (in C, without the GIL).
-@lru_cache(maxsize=4)
-def _slots(concurrency: int) -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(max(1, concurrency))
+# argon2id runs on threads of its own, ARGON2_CONCURRENCY per process, never on the request's thread.
+# Each run needs a buffer of ARGON2_MEMORY_KIB (19 MiB), and glibc keeps a freed buffer in the malloc
+# arena of the thread that used it: hashed on gunicorn's request threads, a worker kept 19 MiB per
+# thread. Giving the buffer back to the OS after every hash (a low mmap threshold) fixed the memory
+# but made every hash fault in 4,864 fresh zeroed pages: 33 instead of 18 ms of CPU a hash, a third
+# of it in the kernel. On their own threads the buffers are reused without a page fault, and a
+# process holds ARGON2_CONCURRENCY of them, no more. The others wait their turn in the queue,
+# without the GIL. (Buffers above glibc's largest mmap threshold, 32 MiB, are mapped afresh each time.)
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
-def _argon2_slot():
-    return _slots(int(current_app.config["ARGON2_CONCURRENCY"]))
+def _hashing_threads() -> ThreadPoolExecutor:
+    concurrency = max(1, int(current_app.config["ARGON2_CONCURRENCY"]))
+    # Keyed by process: threads do not survive a fork (gunicorn's workers), so each process starts its own.
+    key = (os.getpid(), concurrency)
+    pool = _pools.get(key)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(key)
+            if pool is None:
+                pool = _pools[key] = ThreadPoolExecutor(concurrency, thread_name_prefix="argon2id")
+    return pool
+
+
+def _run(function, *args):
+    """Run ``function`` on a hashing thread and wait for it (its exceptions are raised here)."""
+    return _hashing_threads().submit(function, *args).result()
 
 
 def hash_password(password: str) -> str:
-    with _argon2_slot():
-        return hasher().hash(normalise(password))
+    return _run(hasher().hash, normalise(password))
 
 
 def verify_password(stored_hash: str | None, password: str) -> tuple[bool, bool]:
@@ -79,11 +77,10 @@ def verify_password(stored_hash: str | None, password: str) -> tuple[bool, bool]
     ph = hasher()
     candidate = normalise(password)
     if not stored_hash:
-        _burn_time(ph, candidate)
+        _run(_burn_time, ph, candidate)
         return False, False
     try:
-        with _argon2_slot():
-            ph.verify(stored_hash, candidate)
+        _run(ph.verify, stored_hash, candidate)
     except (VerificationError, InvalidHashError):
         return False, False
     return True, ph.check_needs_rehash(stored_hash)
@@ -92,8 +89,7 @@ def verify_password(stored_hash: str | None, password: str) -> tuple[bool, bool]
 def _burn_time(ph: PasswordHasher, candidate: str) -> None:
     dummy = _dummy_hash(ph.time_cost, ph.memory_cost, ph.parallelism)
     try:
-        with _argon2_slot():
-            ph.verify(dummy, candidate)
+        ph.verify(dummy, candidate)
     except VerificationError:
         pass
 
