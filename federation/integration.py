@@ -35,7 +35,10 @@ VERIFIED_LEVELS = ("substantial", "high")
 
 
 def session_level(web_session) -> str | None:
-    if web_session is None or not getattr(web_session, "sid", None):
+    # Only a session whose sign-in came from upstream (amr "fed", set by service.sign_in) has a level
+    # there: one that signed in again with a password since then answers for that password.
+    if web_session is None or not getattr(web_session, "sid", None) or \
+            service.AMR_FEDERATED not in (web_session.amr or []):
         return None
     federated = FederatedSession.query.filter_by(sid=web_session.sid, ended_at=None).first()
     return federated.level if federated is not None else None

@@ -361,13 +361,11 @@ def _record_consent(account, client, consent, scopes):
 def _record_sign_in(account, client, record, scopes, acr):
     """Note that this session signed in to the portal (for logout and the account page)."""
     now = utcnow()
+    # Mostly the portal's first sign-in in this session: insert, and read the row only when it is there.
+    if insert_unless_present(PortalSignIn, account_id=account.id, client_id=client.client_id, sid=record.sid,
+                             scope=" ".join(sorted(set(scopes))), claims=[], acr=acr, last_used_at=now):
+        return
     row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
-    if row is None:
-        # The portal's first sign-in in this session; a parallel request may have inserted it just now.
-        if insert_unless_present(PortalSignIn, account_id=account.id, client_id=client.client_id, sid=record.sid,
-                                 scope=" ".join(sorted(set(scopes))), claims=[], acr=acr, last_used_at=now):
-            return
-        row = PortalSignIn.query.filter_by(sid=record.sid, client_id=client.client_id).first()
     row.scope = " ".join(sorted(set(row.scope.split()) | set(scopes)))
     row.acr = acr
     row.last_used_at = now

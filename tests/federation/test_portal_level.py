@@ -48,3 +48,23 @@ def test_low_upstream_level_cannot_satisfy_an_essential_high(browser, federated,
     assert page.status_code == 200  # the step-up page; no code is issued
     result = portal.callback(portal.decide(page, "return"))
     assert result["error"] == "unmet_authentication_requirements"
+
+
+def test_a_password_sign_in_after_the_eid_in_the_same_session_is_low(browser, federated, portal, make_account):
+    """prompt=login in a session that came from the eID, answered with the password: the session keeps
+    its sid (the portals stay signed in), but the new sign-in is a password's and the acr says so."""
+    from support.plugin import sign_in
+
+    existing = make_account()
+    federated("erika")
+    sign_in(browser, existing["email"], existing["password"], next_url="/federation/link")
+    assert browser.submit("/federation/link", {}).status_code == 302
+    browser.post("/sign-out", data={"csrf_token": browser.csrf_token("/sign-out")})
+    assert federated("erika").status_code == 302  # the linked account, signed in by the eID
+    assert portal.id_token(portal.tokens("openid")["id_token"])["acr"] == HIGH
+
+    response = browser.get(portal.authorize_url("openid", prompt="login"))
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in?")
+    done = browser.submit(response.headers["Location"], {"email": existing["email"], "password": existing["password"]})
+    again = portal.id_token(portal.redeem(portal.callback(browser.follow(done))["code"]).get_json()["id_token"])
+    assert again["amr"] == ["pwd"] and again["acr"] == LOW
