@@ -183,6 +183,8 @@ def ratios(rows, peer_rows) -> list[str]:
 
 
 def render(rows, peer_rows, info, args) -> str:
+    from buergerkonto.idp.cli import SERVE_THREADS
+
     a2 = info.get("argon2", {})
     out = [
         f"Machine: {info['nproc']} CPUs, {info['cpu']}, {info['memory_gib']} GiB RAM; load average before the run "
@@ -194,7 +196,7 @@ def render(rows, peer_rows, info, args) -> str:
         f"Load: wrk, {args.connections} connections, {args.threads} threads; warm-up {args.warmup:g} s, median of "
         f"{args.runs} x {args.duration:g} s; service: buergerkonto serve --workers {args.workers}"
         f"{(' ' + args.serve_args) if args.serve_args else ''} "
-        f"(gunicorn gthread, serve's defaults: 4 threads per worker, one socket per worker with SO_REUSEPORT)"
+        f"(gunicorn gthread, serve's defaults: {SERVE_THREADS} threads per worker, one socket per worker with SO_REUSEPORT)"
         f"{(' ' + args.gunicorn_args) if args.gunicorn_args else ''}{(' env ' + ' '.join(args.env)) if args.env else ''} "
         f"on PostgreSQL; database at the end: {info.get('database', {})}",
         "",

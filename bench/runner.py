@@ -393,8 +393,10 @@ class Bench:
             print(f"    {row.median().rate:,.0f}/s", flush=True)
 
     def bare_flask_row(self, name: str) -> Row:
+        from buergerkonto.idp.cli import SERVE_THREADS  # the service's own threads per worker
+
         port = free_port()
-        proc = calibration.start_bare_flask(port, self.args.workers, 4, self.out / "bare-flask.log")
+        proc = calibration.start_bare_flask(port, self.args.workers, SERVE_THREADS, self.out / "bare-flask.log")
         try:
             from .service import wait_until_up
 

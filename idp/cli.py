@@ -38,11 +38,19 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+# Threads per gunicorn worker. Two: one runs while the other waits for PostgreSQL or an upstream
+# provider. More made every request dearer on two cores (the GIL handed over more often, more database
+# backends awake at once): alternating 4 and 2 threads under wrk, client credentials ran about
+# 1,290 against 1,470/s, refresh 680 against 730/s (bench/RESULTS.md, session 5). Raise it when the
+# database is far away (a longer round trip leaves a core idle) or upstream calls are slow.
+SERVE_THREADS = 2
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
-@click.option("--threads", default=4, show_default=True, type=int, help="threads per gunicorn worker")
+@click.option("--threads", default=SERVE_THREADS, show_default=True, type=int, help="threads per gunicorn worker")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 @click.option("--dev", is_flag=True, help="Use Flask's development server even when gunicorn is there.")
 def serve(host, port, workers, threads, access_log, dev):
