@@ -53,6 +53,8 @@ DEFAULTS = {
     "ARGON2_CONCURRENCY": 1,
     # Seconds a worker keeps clients, keys, JWKS, discovery and upstream settings (idp.cache).
     "CACHE_SECONDS": 10,
+    # Seconds a worker keeps a portal's key set fetched from its jwks_uri (idp.oidc.client_keys).
+    "OIDC_CLIENT_JWKS_SECONDS": 300,
     # Brute-force protection (Keycloak's design): after FREE_FAILURES failures the
     # wait doubles per further failure, starting at BASE seconds, capped at MAX.
     "THROTTLE_FREE_FAILURES": 5,

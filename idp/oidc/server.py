@@ -4,12 +4,10 @@ All Authlib subclasses that are not grants live here. One server per app, kept
 in ``app.extensions`` (STYLE.md trap 10).
 """
 
-import json
 import secrets
 import time
 import uuid
 
-import requests
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
@@ -31,7 +29,7 @@ from .. import events
 from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
 from ..upsert import insert_unless_present
-from . import access_tokens, api_scopes, bearer, claims, keys
+from . import access_tokens, api_scopes, bearer, claims, client_keys, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
 from .models import ClientAssertionJti, Client, Token, hash_token, token_by_hash
@@ -40,7 +38,6 @@ SERVER_KEY = "buergerkonto.oidc.server"
 PROTECTOR_KEY = "buergerkonto.oidc.resource_protector"
 ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-MAX_JWKS_BYTES = 64 * 1024
 
 
 def server():
@@ -103,7 +100,7 @@ def _load_client(client_id: str) -> Client | None:
     return None if row is None else detached_copy(row)
 
 
-forget_on_change(Client, "clients")
+forget_on_change(Client, "clients", "client_jwks")
 
 
 def token_generator(config):
@@ -184,9 +181,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
                                      expires_at=int(claims["exp"]) + self.leeway)
 
     def resolve_client_public_key(self, client):
-        data = client.client_metadata.get("jwks")
-        if not data and client.jwks_uri:
-            data = fetch_jwks(client.jwks_uri)
+        data = client_keys.key_set_data(client)
         if not isinstance(data, dict) or not data.get("keys"):
             raise InvalidClientError(description="The client has no usable keys.")
         try:
@@ -197,20 +192,6 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
                 key.key_type == "oct" for key in key_set.keys):
             raise InvalidClientError(description="The client's key set must hold public keys only.")
         return key_set
-
-
-def fetch_jwks(uri: str) -> dict:
-    """Fetch a portal's JWKS: short timeouts, no redirects, bounded size."""
-    try:
-        response = requests.get(uri, timeout=(2, 3), allow_redirects=False, stream=True,
-                                headers={"Accept": "application/json"})
-        body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-        response.close()
-        if response.status_code != 200 or len(body) > MAX_JWKS_BYTES:
-            raise ValueError("bad response")
-        return json.loads(body)
-    except (requests.RequestException, ValueError):
-        raise InvalidClientError(description="The client's key set cannot be fetched.") from None
 
 
 def _lookup_token(column, digest):

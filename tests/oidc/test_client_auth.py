@@ -113,25 +113,83 @@ def test_private_key_jwt_with_alg_none_is_refused(key_rp, citizen):
     assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"
 
 
-def test_private_key_jwt_via_jwks_uri_on_loopback(make_rp, citizen):
-    import threading
+class PortalKeys:
+    """A portal's JWKS on loopback HTTP that counts its fetches and can rotate its key."""
 
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Response
+    def __init__(self):
+        import threading
 
-    key = ECKey.generate_key("P-256", private=True)
-    body = json.dumps({"keys": [dict(key.as_dict(private=False), kid="k1", alg="ES256")]})
-    server = make_server("127.0.0.1", 0, lambda env, start: Response(body, mimetype="application/json")(env, start))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        rp = make_rp(token_endpoint_auth_method="private_key_jwt",
-                     jwks_uri=f"http://127.0.0.1:{server.server_port}/jwks")
-        rp.key = key
-        response = _redeem_with_assertion(rp, rp.code(), assertion(rp))
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Response
+
+        self.fetches = 0
+        self.rotate("k1")
+
+        def application(environ, start_response):
+            self.fetches += 1
+            return Response(json.dumps({"keys": [self.public]}), mimetype="application/json")(environ, start_response)
+
+        self.server = make_server("127.0.0.1", 0, application)
+        self.uri = f"http://127.0.0.1:{self.server.server_port}/jwks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def rotate(self, kid):
+        self.kid, self.key = kid, ECKey.generate_key("P-256", private=True)
+        self.public = dict(self.key.as_dict(private=False), kid=kid, alg="ES256")
+
+    def assertion(self, rp, kid=None, key=None):
+        now = int(time.time())
+        claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": "http://localhost/oauth/token",
+                  "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+        return jwt.encode({"alg": "ES256", "kid": kid or self.kid}, claims, key or self.key)
+
+
+@pytest.fixture
+def portal_keys():
+    keys = PortalKeys()
+    yield keys
+    keys.server.shutdown()
+
+
+def test_private_key_jwt_via_jwks_uri_on_loopback(make_rp, citizen, portal_keys):
+    rp = make_rp(token_endpoint_auth_method="private_key_jwt", jwks_uri=portal_keys.uri)
+    for _ in range(3):
+        response = _redeem_with_assertion(rp, rp.code(), portal_keys.assertion(rp))
         assert response.status_code == 200, response.get_json()
-    finally:
-        server.shutdown()
+    assert portal_keys.fetches == 1  # kept, not fetched for every token request
+
+
+def test_a_rotated_portal_key_is_fetched_when_its_kid_appears(make_rp, citizen, portal_keys, monkeypatch):
+    from buergerkonto.idp.oidc import client_keys
+
+    rp = make_rp(token_endpoint_auth_method="private_key_jwt", jwks_uri=portal_keys.uri)
+    assert _redeem_with_assertion(rp, rp.code(), portal_keys.assertion(rp)).status_code == 200
+    portal_keys.rotate("k2")
+    monkeypatch.setattr(client_keys, "REFETCH_SECONDS", 0)  # the kept set is "old enough" at once
+    response = _redeem_with_assertion(rp, rp.code(), portal_keys.assertion(rp))
+    assert response.status_code == 200, response.get_json()
+    assert portal_keys.fetches == 2
+
+
+def test_made_up_kids_do_not_make_the_provider_fetch_again_and_again(make_rp, citizen, portal_keys):
+    rp = make_rp(token_endpoint_auth_method="private_key_jwt", jwks_uri=portal_keys.uri)
+    assert _redeem_with_assertion(rp, rp.code(), portal_keys.assertion(rp)).status_code == 200
+    stranger = ECKey.generate_key("P-256", private=True)
+    for n in range(5):
+        response = _redeem_with_assertion(rp, rp.code(), portal_keys.assertion(rp, kid=f"made-up-{n}", key=stranger))
+        assert response.get_json()["error"] == "invalid_client"
+    assert portal_keys.fetches == 1
+
+
+def test_without_keeping_a_withdrawn_portal_key_is_refused_at_once(app, make_rp, citizen, portal_keys):
+    app.config["OIDC_CLIENT_JWKS_SECONDS"] = 0
+    rp = make_rp(token_endpoint_auth_method="private_key_jwt", jwks_uri=portal_keys.uri)
+    old_key = portal_keys.key
+    assert _redeem_with_assertion(rp, rp.code(), portal_keys.assertion(rp)).status_code == 200
+    portal_keys.rotate("k1")  # same kid, new key: the old one is withdrawn
+    response = _redeem_with_assertion(rp, rp.code(), portal_keys.assertion(rp, key=old_key))
+    assert response.get_json()["error"] == "invalid_client"
+    assert portal_keys.fetches == 2
 
 
 def test_client_credentials_grant_for_confidential_portals(rp, client):
