@@ -62,7 +62,10 @@ def serve(host, port, workers, threads, access_log, dev):
         # over the workers. On one shared socket the first worker to wake took most of the
         # kept-alive connections (16:0 seen under wrk) and ran on one core while the other idled.
         args = [gunicorn, "--bind", f"{host}:{port}", "--workers", str(workers),
-                "--worker-class", "gthread", "--threads", str(threads), "--reuse-port"]
+                "--worker-class", "gthread", "--threads", str(threads), "--reuse-port",
+                # gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl):
+                # a second instance of the same user took it over. Nothing here uses it.
+                "--no-control-socket"]
         if access_log:  # gunicorn's access line, with the secrets in addresses redacted
             args += ["--access-logfile", "-", "--logger-class", "buergerkonto.idp.request_log.GunicornLogger"]
         os.execv(gunicorn, args + ["buergerkonto.idp.wsgi:app"])

@@ -99,17 +99,18 @@ def test_gunicorn_access_lines_name_every_request_without_its_secrets(sqlite_tem
     database = tmp_path / "bk.sqlite"
     shutil.copy(sqlite_template, database)
     log = tmp_path / "serve.log"
-    # No control socket: its default path is one per user, and tests run side by side.
-    options = "--no-control-socket"
+    extra = {"HOME": str(tmp_path)}
     if log_format != "default":
-        options += " --access-logformat='%(r)s -> %(s)s %(U)s %(q)s'"
-    proc, out, base = _serve(database, log, {"GUNICORN_CMD_ARGS": options})
+        extra["GUNICORN_CMD_ARGS"] = "--access-logformat='%(r)s -> %(s)s %(U)s %(q)s'"
+    proc, out, base = _serve(database, log, extra)
     try:
         with httpx.Client(base_url=base, follow_redirects=False) as http:
             for target in TARGETS:
                 http.get(target, headers={"Referer": base + "/confirm-email/mail-link-token-1"})
     finally:
         _stop(proc, out)
+    # serve opens no gunicorn control socket: its default path is one per user, shared by every instance.
+    assert not (tmp_path / ".gunicorn").exists()
     text = log.read_text()
     for secret in SECRETS:
         assert secret not in text
