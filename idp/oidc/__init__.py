@@ -14,7 +14,7 @@ DEFAULTS = {
 def init_app(app):
     """Register the provider's endpoints and hooks on ``app``."""
     from ..hooks import Hooks
-    from . import account, api_scopes, authorize, cli, endpoints, logout, server
+    from . import account, api_scopes, authorize, cli, descriptions, endpoints, logout, server
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -23,6 +23,7 @@ def init_app(app):
         raise ValueError("OIDC_ACCESS_TOKEN_LIFETIME must be between 60 and 600 seconds.")
 
     api_scopes.init_registry(app)
+    descriptions.init_app(app)
     server.build(app)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(endpoints.bp)

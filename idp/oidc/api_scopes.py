@@ -38,12 +38,11 @@ class ApiScope:
 
 
 def init_registry(app) -> dict:
-    app.add_template_global(descriptions, "api_scope_descriptions")
     return app.extensions.setdefault(REGISTRY_KEY, {})
 
 
 def descriptions(scopes) -> list:
-    """What granting these API scopes means, for the consent page (in the page's language)."""
+    """What granting these API scopes means, in the page's language (``descriptions.scope_texts``)."""
     known = registry()
     return [known[s].description for s in scopes if s in known and known[s].description]
 

@@ -5,9 +5,22 @@ def test_portals_used_and_claims_received_are_listed(make_rp, citizen, browser):
     rp = make_rp(name="Hundesteuer Moormerland")
     tokens = rp.tokens("openid email")
     rp.userinfo(tokens["access_token"])
-    page = browser.get("/account").get_data(as_text=True)
-    assert "Hundesteuer Moormerland" in page
-    assert "email" in page
+    section = browser.soup(browser.get("/account")).select_one("section[aria-labelledby=portals-h]")
+    row = next(tr for tr in section.select("tbody tr") if "Hundesteuer Moormerland" in tr.get_text())
+    received = row.select("td")[2].get_text()
+    # In the citizen's words (German by default), not the protocol's claim names.
+    assert "Ihre E-Mail-Adresse" in received and "Wie und wann Sie sich angemeldet haben" in received
+    assert "email" not in received and "auth_time" not in received
+
+
+def test_consents_name_the_data_not_the_scopes(make_rp, citizen, browser):
+    rp = make_rp(name="Externes Portal", external=True)
+    rp.tokens("openid email offline_access")
+    section = browser.soup(browser.get("/account?lang=en")).select_one("section[aria-labelledby=portals-h]")
+    consent = next(li for li in section.select("li") if "Externes Portal" in li.get_text())
+    text = consent.get_text()
+    assert "Your e-mail address" in text and "while you are not signed in" in text
+    assert "offline_access" not in text and "email " not in text
 
 
 def test_revoking_consent_ends_offline_access_and_asks_again(make_rp, citizen, browser):
