@@ -1,12 +1,14 @@
 """Flask extensions shared by every part; bound to an app in the factory."""
 
+import sqlite3
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so that Alembic migrations are stable on every backend.
@@ -30,3 +32,18 @@ migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
+    """SQLite checks foreign keys only when asked, per connection; PostgreSQL always does.
+
+    Without this the demo's database (and the suite's SQLite half) accepted rows pointing at
+    nothing and left children behind on delete, where PostgreSQL would refuse or cascade.
+    Migrations turn it off for their own connection (``migrations/env.py``): SQLite's batch
+    mode rebuilds a table by dropping it, which would cascade.
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

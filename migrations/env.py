@@ -92,6 +92,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode rebuilds a table by dropping it: with foreign keys on (idp.extensions),
+            # that would cascade into the rows that point at it. Before any transaction begins.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # ends SQLAlchemy's autobegun transaction, or Alembic would not commit its own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
