@@ -78,7 +78,12 @@ def at_least(level: str, required: str) -> bool:
 
 
 def achieved_level(account: Account, record: WebSession) -> str:
-    return lower(proofing_level(account), session_strength(record))
+    strength = session_strength(record)
+    if strength == LEVELS[0]:
+        # Nothing proven in person lifts a password-only sign-in: skip asking the parts (two queries
+        # on every portal sign-in of most citizens).
+        return strength
+    return lower(proofing_level(account), strength)
 
 
 def acr_value(level: str, essential_values: list[str] | None) -> str:

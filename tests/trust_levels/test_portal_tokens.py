@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import pyotp
 import pytest
+from sqlalchemy import event
 
 from buergerkonto.idp.extensions import db
 from buergerkonto.idp.oidc import clients
@@ -53,6 +54,22 @@ def test_password_alone_stays_low_and_the_portal_hears_so(verified, portal):
     result = portal.callback(portal.decide(page, "return"))
     assert result["error"] == "unmet_authentication_requirements"
     assert "code" not in result
+
+
+def test_password_alone_asserts_low_without_asking_for_the_proofing_level(app, verified, portal):
+    # A check at the counter cannot lift a password-only sign-in above low, so issuing the code
+    # does not read the verifications or the linked upstream identities at all.
+    statements = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        id_token = portal.id_token(portal.tokens("openid profile")["id_token"])
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", listener)
+    assert id_token["acr"] == "http://eidas.europa.eu/LoA/low"
+    assert statements and not [s for s in statements if "trust_verification" in s or "federation_identity" in s]
 
 
 def test_second_factor_gives_substantial_with_verified_claims(verified, portal, browser):
