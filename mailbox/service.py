@@ -147,8 +147,18 @@ def _notify(account: Account) -> None:
 
 # --- reading ----------------------------------------------------------------------------
 
+def levels_opened_by(level: str | None) -> tuple[str, ...]:
+    """The ``min_level`` values a sign-in at ``level`` opens: its own and those below."""
+    return LEVELS[:LEVELS.index(level or "low") + 1]
+
+
 def level_allows(level: str | None, message: Message) -> bool:
-    return LEVELS.index(level or "low") >= LEVELS.index(message.min_level)
+    return message.min_level in levels_opened_by(level)
+
+
+def _opened_by(level: str | None):
+    """SQL condition: the messages a sign-in at ``level`` opens (``level_allows`` in the query)."""
+    return Message.min_level.in_(levels_opened_by(level))
 
 
 def data_key(message: Message) -> bytes:
@@ -263,10 +273,14 @@ def unread_count(account_id: int) -> int:
     return Message.query.filter_by(account_id=account_id, deleted_at=None, read_at=None).count()
 
 
-def timelines(account_id: int, limit: int = 500) -> list[dict]:
-    """Status updates (and notices) grouped by reference: one timeline per application."""
+def timelines(account_id: int, level: str | None, limit: int = 500) -> list[dict]:
+    """Status updates (and notices) grouped by reference: one timeline per application.
+
+    Built only from the messages ``level`` opens: reference, status and kind are what a
+    locked message withholds, so a locked entry must not show (nor set the current state).
+    """
     rows = (Message.query.filter(Message.account_id == account_id, Message.deleted_at.is_(None),
-                                 Message.reference.is_not(None))
+                                 Message.reference.is_not(None), _opened_by(level))
             .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit).all())
     groups: dict[str, dict] = {}
     for row in rows:

@@ -54,7 +54,8 @@ def inbox():
     level = _level()
     return render_template("mailbox/inbox.html", rows=_rows(messages, level), next_cursor=cursor,
                            unread_only=unread_only, unread=service.unread_count(account.id),
-                           timelines=service.timelines(account.id), first_page=not request.args.get("cursor"))
+                           timelines=service.timelines(account.id, level),
+                           first_page=not request.args.get("cursor"))
 
 
 @bp.route("/<message_id>")

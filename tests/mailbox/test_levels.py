@@ -76,3 +76,19 @@ def test_postbox_page_locks_message_above_the_session_level(leer, citizen, brows
     text = locked.get_data(as_text=True)
     assert "Nur substantiell" not in text and "Vertrauensniveau" in text
     assert browser.get(f"/postbox/{message_id}/attachments/0").status_code == 404
+
+
+def test_inbox_timelines_leave_out_what_the_session_level_does_not_open(leer, citizen, browser):
+    token, sub = leer.portal_token(), leer.sub()
+    # An application only a "high" sign-in may see, and one whose latest update is locked.
+    leer.send(token, sub, min_level="high", kind="status", status="ACTION_REQUIRED", reference="SOZ-4711")
+    leer.send(token, sub, kind="status", status="SUBMITTED", reference="GEW-2026-3")
+    locked_id = leer.send(token, sub, min_level="substantial", kind="status", status="COMPLETED",
+                          reference="GEW-2026-3").get_json()["id"]
+    soup = check_page(browser.get("/postbox"), 200)
+    assert "SOZ-4711" not in soup.get_text()
+    [timeline] = soup.select("ol.timeline")
+    [step] = [li.get_text(" ", strip=True) for li in timeline.select("li")]
+    assert "Eingereicht" in step and locked_id not in str(timeline)
+    assert "Aktueller Stand: Eingereicht" in soup.get_text(" ", strip=True)
+    assert "Abgeschlossen" not in soup.get_text() and "Handlung erforderlich" not in soup.get_text()
