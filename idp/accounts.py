@@ -259,7 +259,7 @@ def request_password_reset(email: str, locale: str | None) -> None:
     if account is None:
         return
     token = signed_tokens.dump(signed_tokens.PASSWORD_RESET,
-                               {"a": account.uuid, "p": _password_fingerprint(account)})
+                               {"a": account.uuid, "p": _credentials_fingerprint(account)})
     _mail(account, account.locale or locale, N_("Reset your Bürgerkonto password"),
           lambda: _(
               "Someone asked to reset the password of your Bürgerkonto.\n\nTo choose a new "
@@ -269,16 +269,23 @@ def request_password_reset(email: str, locale: str | None) -> None:
     events.record("account:password:reset_requested", account.id)
 
 
-def _password_fingerprint(account: Account) -> str:
+def _credentials_fingerprint(account: Account) -> str:
+    """What a mailed link that takes over the account is bound to: the password and the address.
+
+    A new password (reset or change) kills a pending e-mail-change link, so whoever knew the old
+    password and asked to move the account to their address loses that link with the password;
+    a new address kills reset links still lying in the old mailbox.
+    """
     from .crypto import keyed_hash
 
-    return keyed_hash(f"{account.id}:{account.password_hash}:{account.password_changed_at}", "pw-fp")[:16]
+    return keyed_hash(f"{account.id}:{account.password_hash}:{account.password_changed_at}:{account.email}",
+                      "pw-fp")[:16]
 
 
 def account_for_reset(token: str) -> Account:
     payload = _load(signed_tokens.PASSWORD_RESET, token)
     account = Account.query.filter_by(uuid=payload.get("a")).first()
-    if account is None or payload.get("p") != _password_fingerprint(account):
+    if account is None or payload.get("p") != _credentials_fingerprint(account):
         raise LinkInvalid()
     return account
 
@@ -326,7 +333,8 @@ def request_email_change(account: Account, password: str, new_email: str, ip_add
     verify_current_password(account, password, ip_address)
     new_norm = normalise_email(new_email)
     token = signed_tokens.dump(signed_tokens.EMAIL_CHANGE,
-                               {"a": account.uuid, "old": account.email, "new": new_norm})
+                               {"a": account.uuid, "old": account.email, "new": new_norm,
+                                "p": _credentials_fingerprint(account)})
     if Account.query.filter(Account.email == new_norm).first() is None:
         _mail(new_norm, account.locale, N_("Confirm your new e-mail address"),
               lambda: _(
@@ -339,7 +347,8 @@ def request_email_change(account: Account, password: str, new_email: str, ip_add
 def confirm_email_change(token: str) -> Account:
     payload = _load(signed_tokens.EMAIL_CHANGE, token)
     account = Account.query.filter_by(uuid=payload.get("a")).first()
-    if account is None or account.email != payload.get("old"):
+    if account is None or account.email != payload.get("old") or \
+            payload.get("p") != _credentials_fingerprint(account):
         raise LinkInvalid()
     old = account.email
     if Account.query.filter(Account.email == payload["new"]).first() is not None:

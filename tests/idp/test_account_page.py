@@ -120,6 +120,33 @@ def test_change_email_is_confirmed_by_the_new_address_before_it_counts(app, sign
     assert signed_in.get(link).status_code == 400
 
 
+@pytest.mark.parametrize("how", ["reset", "change"])
+def test_a_pending_email_change_link_dies_with_a_new_password(app, make_account, smtp, database, how):
+    # Whoever knew the password asks to move the account to their address; the owner notices and
+    # sets a new password. The link in the intruder's mailbox must not take the account after all.
+    owner = make_account()
+    intruder = _browser(app)
+    assert sign_in(intruder, owner["email"], owner["password"]).status_code == 302
+    assert intruder.submit("/account/email", {"new_email": "eindringling@example.net",
+                                              "current_password": owner["password"]}).status_code == 302
+    link = smtp.link("eindringling@example.net", "/account/email/confirm/")
+
+    browser = _browser(app)
+    if how == "reset":
+        assert browser.submit("/forgot-password", {"email": owner["email"]}).status_code == 200
+        page = browser.get(smtp.link(owner["email"], "/reset-password/"))
+        browser.submit_page(page, {"password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD})
+    else:
+        assert sign_in(browser, owner["email"], owner["password"]).status_code == 302
+        assert browser.submit("/account/password", {"current_password": owner["password"], "password": NEW_PASSWORD,
+                                                    "password_repeat": NEW_PASSWORD}).status_code == 302
+    assert sign_in(_browser(app), owner["email"], NEW_PASSWORD).status_code == 302
+
+    assert _browser(app).get(link).status_code == 400
+    assert database.account(owner["email"]) is not None
+    assert database.account("eindringling@example.net") is None
+
+
 def test_change_email_needs_the_password(signed_in, smtp, database):
     response = signed_in.submit("/account/email", {"new_email": "anders@example.org",
                                                    "current_password": "nicht-das-passwort"})

@@ -78,6 +78,21 @@ def test_reset_link_still_works_just_before_one_hour(browser, smtp, make_account
     assert _reset(browser, link).status_code == 302
 
 
+def test_reset_link_in_the_old_mailbox_dies_when_the_address_changes(app, browser, smtp, make_account, database):
+    # The citizen moves the account away from a mailbox someone else can read: a reset link
+    # lying there must not take the account back.
+    account = make_account()
+    link = _ask_for_link(browser, smtp, account["email"])
+    owner = Browser(app.test_client())
+    assert sign_in(owner, account["email"], account["password"]).status_code == 302
+    owner.submit("/account/email", {"new_email": "umgezogen@example.org", "current_password": account["password"]})
+    assert owner.get(smtp.link("umgezogen@example.org", "/account/email/confirm/")).status_code == 302
+    assert database.account("umgezogen@example.org") is not None
+
+    assert browser.get(link).status_code == 400
+    assert sign_in(Browser(app.test_client()), "umgezogen@example.org", account["password"]).status_code == 302
+
+
 def test_reset_refuses_a_bad_new_password_and_keeps_the_link_usable(browser, smtp, make_account):
     account = make_account()
     link = _ask_for_link(browser, smtp, account["email"])
