@@ -218,10 +218,10 @@ def check_second_factor(account: Account, code: str, ip_address: str | None) -> 
     keys = (throttle.account_key(f"totp:{account.id}"), throttle.ip_key(ip_address))
     counting = throttle.check(*keys)
     cleaned = "".join((code or "").split())
-    if cleaned.isdigit() and totp.consume_code(account, cleaned):
+    if totp.ascii_digits(cleaned) and totp.consume_code(account, cleaned):
         throttle.succeed(keys[0], counting)
         return "otp"
-    if not cleaned.isdigit() and totp.consume_recovery_code(account, cleaned):
+    if not totp.ascii_digits(cleaned) and totp.consume_recovery_code(account, cleaned):
         throttle.succeed(keys[0], counting)
         events.record("account:recovery_code:used", account.id,
                       remaining=totp.remaining_recovery_codes(account))

@@ -47,10 +47,16 @@ def qr_svg(uri: str, title: str) -> str:
     return qr.svg_inline(scale=4, title=title, dark="#000", light="#fff")
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9. ``str.isdigit`` alone also takes "١٢٣٤٥٦" or "²", which no authenticator shows
+    and ``compare_digest`` refuses with an exception."""
+    return text.isascii() and text.isdigit()
+
+
 def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
     """The time step ``code`` belongs to, within one step either side; else None."""
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    if not (ascii_digits(code) and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     now = time.time() if now is None else now

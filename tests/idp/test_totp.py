@@ -6,6 +6,7 @@ import time
 import pyotp
 import pytest
 
+from buergerkonto.idp import throttle
 from support.browser import Browser
 
 from .conftest import code_at, enrol_totp, sign_in, sign_out
@@ -105,6 +106,31 @@ def test_codes_are_accepted_one_step_either_side(enrolled, app, totp_clock, offs
     assert (response.status_code == 302) is accepted
     if not accepted:
         assert response.status_code == 401
+
+
+# Arabic-Indic and superscript digits: str.isdigit() says yes to both.
+OTHER_DIGITS = ["\u0661\u0662\u0663\u0664\u0665\u0666", "\u00b9\u00b2\u00b3\u00b9\u00b2\u00b3"]
+
+
+@pytest.mark.parametrize("code", OTHER_DIGITS)
+def test_digits_other_than_0_to_9_are_a_wrong_code_not_a_crash(enrolled, app, database, code):
+    browser = _fresh_browser(app)
+    _password_step(browser, enrolled.account)
+    response = _code_step(browser, code)
+    assert response.status_code == 401
+    assert browser.soup(response).select_one("#code-error")
+    # ... and counted like any wrong code (an exception would have rolled the count back).
+    with app.app_context():
+        key = throttle.account_key(f"totp:{enrolled.account['id']}")
+    assert database.one("SELECT failures FROM throttle_counter WHERE key = :key", key=key)["failures"] == 1
+
+
+@pytest.mark.parametrize("code", OTHER_DIGITS)
+def test_enrolment_with_digits_other_than_0_to_9_is_refused_next_to_the_field(signed_in, database, code):
+    response = signed_in.submit("/account/totp", {"code": code})
+    assert response.status_code == 400
+    assert signed_in.soup(response).select_one("#code-error")
+    assert database.account(signed_in.account["email"])["totp_enabled_at"] is None
 
 
 def test_the_same_code_is_never_accepted_twice(enrolled, app, totp_clock, database):
