@@ -1,0 +1,45 @@
+"""The shared page frame (base.html, _forms.html): error titles and the error summary."""
+
+import pytest
+from bs4 import BeautifulSoup
+from flask import render_template_string
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired
+
+from buergerkonto.idp.forms import Form
+from support.a11y import check_page
+
+SUMMARY = '{% from "_forms.html" import error_summary %}{{ error_summary(form) }}'
+
+
+class _LabelledForm(Form):
+    sentence = BooleanField("Yes, delete it for good.", validators=[DataRequired("Please confirm.")])
+    colon = StringField("Name:", validators=[DataRequired("Please enter a name.")])
+    plain = StringField("Street", validators=[DataRequired("Please enter a street.")])
+
+
+def _failed_form(app):
+    with app.test_request_context("/", method="POST", data={}):
+        form = _LabelledForm(meta={"csrf": False})
+        assert not form.validate()
+        return form
+
+
+def test_summary_puts_one_colon_after_labels_that_end_in_punctuation(app):
+    form = _failed_form(app)
+    with app.test_request_context("/"):
+        html = render_template_string(SUMMARY, form=form)
+    entries = [li.get_text(strip=True) for li in BeautifulSoup(html, "html.parser").select("li")]
+    assert entries == ["Yes, delete it for good: Please confirm.", "Name: Please enter a name.",
+                       "Street: Please enter a street."]
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("de", "Ja, mein Bürgerkonto und alle zugehörigen Daten endgültig löschen: Bitte bestätigen Sie die Löschung."),
+    ("en", "Yes, delete my Bürgerkonto and all its data for good: Please confirm the deletion."),
+])
+def test_delete_page_summary_reads_as_one_sentence(signed_in, lang, expected):
+    signed_in.get(f"/account?lang={lang}")
+    response = signed_in.submit("/account/delete", {"current_password": signed_in.account["password"]})
+    summary = check_page(response, 400).select_one(".error-summary li").get_text(strip=True)
+    assert summary == expected
