@@ -16,7 +16,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from flask import current_app, url_for
 from joserfc.jwk import ECKey, RSAKey, import_key
 
-from .discovery import UpstreamUnavailable, http, timeout
+from .discovery import UpstreamUnavailable, http, json_object, timeout
 from .settings import UpstreamSettings
 
 
@@ -115,10 +115,7 @@ def userinfo(metadata: dict, access_token: str) -> dict:
                                               "Accept": "application/json"})
     if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith("application/json"):
         raise UpstreamUnavailable(f"userinfo-{response.status_code}")
-    data = response.json()
-    if not isinstance(data, dict):
-        raise UpstreamUnavailable("userinfo-invalid")
-    return data
+    return json_object(response, "userinfo-invalid")
 
 
 def end_session_url(metadata: dict, settings: UpstreamSettings, id_token: str | None, state: str) -> str | None:

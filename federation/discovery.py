@@ -47,17 +47,22 @@ def http(method: str, url: str, **kwargs) -> requests.Response:
         raise UpstreamUnavailable("unreachable") from exc
 
 
+def json_object(response: requests.Response, reason: str) -> dict:
+    """The response's body as a JSON object; anything else is ``UpstreamUnavailable(reason)``."""
+    try:
+        data = response.json()
+    except ValueError as exc:  # not JSON, or not decodable text
+        raise UpstreamUnavailable(reason) from exc
+    if not isinstance(data, dict):
+        raise UpstreamUnavailable(reason)
+    return data
+
+
 def _get_json(url: str) -> dict:
     response = http("GET", url, headers={"Accept": "application/json"})
     if response.status_code != 200:
         raise UpstreamUnavailable(f"http-{response.status_code}")
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise UpstreamUnavailable("not-json") from exc
-    if not isinstance(data, dict):
-        raise UpstreamUnavailable("not-json")
-    return data
+    return json_object(response, "not-json")
 
 
 def cache_row(settings: UpstreamSettings) -> Upstream:
