@@ -130,6 +130,10 @@ class TotpEnableForm(Form):
                        validators=[DataRequired(_l("Please enter the code.")), Length(max=10)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
                                   "pattern": "[0-9 ]*"})
+    # Asked for only when the sign-in is older than a few minutes (the view decides).
+    current_password = PasswordField(_l("Current password"),
+                                     validators=[Optional(), Length(max=1024, message=_l("The password is too long."))],
+                                     render_kw={"autocomplete": "current-password", **_PASSWORD_INPUT})
 
 
 class PasswordConfirmForm(Form):

@@ -1,6 +1,7 @@
 """The citizen's account page: profile, password, e-mail, two-step sign-in, sessions, data."""
 
 import json
+from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -10,6 +11,7 @@ from .extensions import db
 from .forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, EmptyForm,
                     PasswordConfirmForm, ProfileForm, TotpEnableForm)
 from .models import WebSession
+from .timeutil import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -129,7 +131,8 @@ def totp_setup():
     if not secret:
         secret = session["totp_enrolment"] = totp.new_secret()
     form = TotpEnableForm()
-    if form.validate_on_submit():
+    confirm = _identity_confirmation_needed(auth.current_record())
+    if form.validate_on_submit() and (not confirm or _identity_confirmed(account, form)):
         codes = accounts.enable_totp(account, secret, form.code.data)
         if codes is not None:
             session.pop("totp_enrolment", None)
@@ -138,8 +141,36 @@ def totp_setup():
             return render_template("account/recovery_codes.html", codes=codes), 200
         form.code.errors.append(_("The code does not match. Check the time on your device and try again."))
     uri = totp.provisioning_uri(secret, account.email or account.uuid)
-    return _form_page("account/totp_setup.html", form, secret=secret,
+    return _form_page("account/totp_setup.html", form, secret=secret, confirm=confirm,
+                      has_password=bool(account.password_hash),
                       qr=totp.qr_svg(uri, _("QR code for your authenticator app")))
+
+
+# Whoever holds a session must not bind their own authenticator to the account (and take its
+# recovery codes) unless they signed in just now or know the password (ASVS V7.5.1).
+_RECENT_SIGN_IN = timedelta(minutes=5)
+
+
+def _identity_confirmation_needed(record: WebSession) -> bool:
+    return record.authenticated_at is None or utcnow() - record.authenticated_at > _RECENT_SIGN_IN
+
+
+def _identity_confirmed(account, form) -> bool:
+    """The password given with the form is right; errors go next to the field (or to the summary
+    for an account without a password, which must sign in again)."""
+    if not account.password_hash:
+        form.form_errors.append(_("Please sign in again, then switch on two-step sign-in."))
+        return False
+    if not form.current_password.data:
+        form.current_password.errors.append(_("Please enter your password."))
+        return False
+    try:
+        accounts.verify_current_password(account, form.current_password.data, request.remote_addr)
+    except accounts.WrongPassword:
+        db.session.commit()  # the failed attempt counts
+        form.current_password.errors.append(_("The current password is wrong."))
+        return False
+    return True
 
 
 @bp.route("/totp/disable", methods=["GET", "POST"])

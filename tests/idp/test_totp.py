@@ -2,6 +2,7 @@
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
@@ -57,6 +58,52 @@ def test_a_wrong_first_code_does_not_switch_totp_on(signed_in, totp_clock, datab
     response = signed_in.submit_page(page, {"code": wrong})
     assert response.status_code == 400
     assert signed_in.soup(response).select_one("#code-error")
+    assert database.account(signed_in.account["email"])["totp_enabled_at"] is None
+
+
+def _signed_in_minutes_ago(database, account, minutes):
+    database.execute("UPDATE web_session SET authenticated_at = :at WHERE account_id = :id AND ended_at IS NULL",
+                     at=datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=minutes), id=account["id"])
+
+
+def test_enrolment_right_after_sign_in_needs_no_password(signed_in, totp_clock, database):
+    page = signed_in.get("/account/totp")
+    assert not signed_in.soup(page).select_one("input[name=current_password]")
+    secret = signed_in.soup(page).select_one(".secret").get_text(strip=True)
+    assert signed_in.submit_page(page, {"code": code_at(secret, totp_clock.now)}).status_code == 200
+    assert database.account(signed_in.account["email"])["totp_enabled_at"] is not None
+
+
+def test_enrolment_long_after_sign_in_needs_the_password(signed_in, totp_clock, database):
+    # Whoever took over a session must not bind their own authenticator and take the recovery codes.
+    _signed_in_minutes_ago(database, signed_in.account, 6)
+    page = signed_in.get("/account/totp")
+    field = signed_in.soup(page).select_one("input[name=current_password]")
+    assert field is not None and field["autocomplete"] == "current-password"
+    secret = signed_in.soup(page).select_one(".secret").get_text(strip=True)
+    for password in ("", "falsch-geraten-1"):
+        response = signed_in.submit_page(page, {"code": code_at(secret, totp_clock.now),
+                                                "current_password": password})
+        assert response.status_code == 400
+        assert signed_in.soup(response).select_one("#current_password-error")
+        assert database.account(signed_in.account["email"])["totp_enabled_at"] is None
+    assert "account:reauth:failure" in database.tags(signed_in.account["id"])
+    response = signed_in.submit_page(page, {"code": code_at(secret, totp_clock.now + STEP),
+                                            "current_password": signed_in.account["password"]})
+    assert response.status_code == 200 and signed_in.soup(response).select("ul.codes li")
+    assert database.account(signed_in.account["email"])["totp_enabled_at"] is not None
+
+
+def test_enrolment_long_after_sign_in_without_a_password_asks_to_sign_in_again(signed_in, totp_clock, database):
+    database.execute("UPDATE account SET password_hash = NULL WHERE id = :id", id=signed_in.account["id"])
+    _signed_in_minutes_ago(database, signed_in.account, 6)
+    page = signed_in.get("/account/totp")
+    soup = signed_in.soup(page)
+    assert not soup.select_one("input[name=current_password]")
+    assert soup.select_one("form a[href^='/sign-in?next=']")
+    secret = soup.select_one(".secret").get_text(strip=True)
+    response = signed_in.submit_page(page, {"code": code_at(secret, totp_clock.now)})
+    assert response.status_code == 400 and signed_in.soup(response).select_one(".error-summary")
     assert database.account(signed_in.account["email"])["totp_enabled_at"] is None
 
 
