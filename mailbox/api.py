@@ -232,13 +232,13 @@ def list_messages():
         errors.append({"parameter": "reference", "detail": f"1 to {MAX_REFERENCE} characters."})
     if errors:
         raise ApiProblem(400, "Bad Request", errors[0]["detail"], errors=errors)
+    level = _level(token)
     try:
         rows, cursor = service.page(token.account_id, int(limit), request.args.get("cursor") or None,
-                                    None if unread is None else unread == "true", reference, kind)
+                                    None if unread is None else unread == "true", reference, kind, level=level)
     except service.CursorInvalid:
         raise ApiProblem(400, "Bad Request", "The cursor is not valid.",
                          errors=[{"parameter": "cursor", "detail": "Not a cursor of this API."}]) from None
-    level = _level(token)
     return _json({"items": [_summary(m, level) for m in rows], "next_cursor": cursor})
 
 

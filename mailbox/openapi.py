@@ -115,6 +115,8 @@ ATTACHMENT_IN = {
                     "description": "At most 10 MiB decoded; all attachments together at most 25 MiB."},
     },
 }
+LOCKED_NEVER_MATCH = ("Only messages the sign-in's level opens can match: a `locked` message withholds its "
+                      "reference and kind, so it never matches this filter.")
 MESSAGE_ID = {"name": "message_id", "in": "path", "required": True,
               "schema": {"type": "string", "format": "uuid"}}
 CITIZEN_READ = [{"citizen": ["postbox.read"]}]
@@ -168,8 +170,10 @@ def document(server_url: str) -> dict:
                          "description": "`next_cursor` of the previous page."},
                         {"name": "unread", "in": "query", "schema": {"type": "boolean"}},
                         {"name": "reference", "in": "query", "schema": {"type": "string", "minLength": 1,
-                                                                         "maxLength": MAX_REFERENCE}},
-                        {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
+                                                                         "maxLength": MAX_REFERENCE},
+                         "description": LOCKED_NEVER_MATCH},
+                        {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(KINDS)},
+                         "description": LOCKED_NEVER_MATCH},
                     ],
                     "responses": dict(ERRORS, **{"200": _json("A page of messages.", "MessageList")}),
                 },

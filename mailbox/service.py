@@ -243,22 +243,34 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def page(account_id: int, limit: int = DEFAULT_PAGE, cursor: str | None = None, unread: bool | None = None,
-         reference: str | None = None, kind: str | None = None) -> tuple[list[Message], str | None]:
-    """Newest first, keyset-paginated on (created_at, id): later inserts never shift a page."""
-    rows = page_query(account_id, cursor, unread, reference, kind).limit(limit + 1).all()
+         reference: str | None = None, kind: str | None = None, *,
+         level: str = "low") -> tuple[list[Message], str | None]:
+    """Newest first, keyset-paginated on (created_at, id): later inserts never shift a page.
+
+    ``level`` is the reader's sign-in level; see ``page_query`` for what it changes.
+    """
+    rows = page_query(account_id, cursor, unread, reference, kind, level=level).limit(limit + 1).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, encode_cursor(rows[-1]) if more and rows else None
 
 
 def page_query(account_id: int, cursor: str | None = None, unread: bool | None = None,
-               reference: str | None = None, kind: str | None = None):
-    """The list query: an index range scan on ``ix_postbox_message_listing`` from the cursor."""
+               reference: str | None = None, kind: str | None = None, *, level: str = "low"):
+    """The list query: an index range scan on ``ix_postbox_message_listing`` from the cursor.
+
+    Messages ``level`` does not open match no filter on ``reference`` or ``kind``: a locked
+    message withholds them, and a filter that matched it would tell them all the same.
+    (Whether a message was read is shown for locked ones too, so ``unread`` filters them all.)
+    Without a ``level`` the filters match only what every sign-in opens.
+    """
     query = Message.query.filter(Message.account_id == account_id, Message.deleted_at.is_(None))
     if unread is True:
         query = query.filter(Message.read_at.is_(None))
     elif unread is False:
         query = query.filter(Message.read_at.is_not(None))
+    if reference is not None or kind is not None:
+        query = query.filter(_opened_by(level))
     if reference is not None:
         query = query.filter(Message.reference == reference)
     if kind is not None:

@@ -92,3 +92,19 @@ def test_inbox_timelines_leave_out_what_the_session_level_does_not_open(leer, ci
     assert "Eingereicht" in step and locked_id not in str(timeline)
     assert "Aktueller Stand: Eingereicht" in soup.get_text(" ", strip=True)
     assert "Abgeschlossen" not in soup.get_text() and "Handlung erforderlich" not in soup.get_text()
+
+
+def test_list_filters_on_reference_and_kind_never_match_a_locked_message(leer, totp_citizen, client, kit):
+    token, sub = leer.portal_token(), leer.sub()
+    opened, locked = (leer.send(token, sub, min_level=level, kind="status", status="ACTION_REQUIRED",
+                                reference="SOZ-4711").get_json()["id"] for level in ("substantial", "high"))
+    reader = leer.citizen_token(acr_values="http://eidas.europa.eu/LoA/substantial")
+
+    def listed(**params):
+        response = client.get(f"{kit.API}/messages", query_string=params, headers=kit.bearer(reader))
+        return [item["id"] for item in response.get_json()["items"]]
+
+    assert listed() == listed(unread="true") == [locked, opened]
+    # What the locked summary withholds, a filter must not tell either; the opened one still matches.
+    for params in ({"reference": "SOZ-4711"}, {"kind": "status"}, {"reference": "SOZ-4711", "kind": "status"}):
+        assert listed(**params) == [opened], params
