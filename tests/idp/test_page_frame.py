@@ -43,3 +43,38 @@ def test_delete_page_summary_reads_as_one_sentence(signed_in, lang, expected):
     response = signed_in.submit("/account/delete", {"current_password": signed_in.account["password"]})
     summary = check_page(response, 400).select_one(".error-summary li").get_text(strip=True)
     assert summary == expected
+
+
+PAGE = '{% extends "base.html" %}{% block title %}Prüfung{% endblock %}'
+
+
+def _title(app, **context) -> str:
+    with app.test_request_context("/"):
+        html = render_template_string(PAGE, **context)
+    return BeautifulSoup(html, "html.parser").title.get_text()
+
+
+def test_title_says_error_when_any_form_of_the_page_failed(app):
+    failed = _failed_form(app)
+    with app.test_request_context("/"):
+        clean = _LabelledForm(formdata=None, meta={"csrf": False})
+        assert _title(app) == "Prüfung – Bürgerkonto"
+        assert _title(app, form=failed) == "Fehler: Prüfung – Bürgerkonto"
+        assert _title(app, form=None, error_forms=None) == "Prüfung – Bürgerkonto"
+        # A page with several forms (the staff verification page: decision and revocation) names them all.
+        assert _title(app, error_forms=[clean, failed]) == "Fehler: Prüfung – Bürgerkonto"
+        assert _title(app, error_forms=(failed, None)) == "Fehler: Prüfung – Bürgerkonto"
+        assert _title(app, error_forms=[clean, None]) == "Prüfung – Bürgerkonto"
+        assert _title(app, form=clean, error_forms=[clean]) == "Prüfung – Bürgerkonto"
+
+
+def test_summary_heading_level_follows_the_page(app):
+    form = _failed_form(app)
+    nested = '{% from "_forms.html" import error_summary %}{{ error_summary(form, level=3) }}'
+    with app.test_request_context("/"):
+        default = BeautifulSoup(render_template_string(SUMMARY, form=form), "html.parser")
+        under_section = BeautifulSoup(render_template_string(nested, form=form), "html.parser")
+    assert default.select_one(".error-summary h2").get_text() == "Bitte korrigieren Sie Folgendes:"
+    heading = under_section.select_one(".error-summary h3")
+    assert heading["id"] == under_section.select_one(".error-summary")["aria-labelledby"]
+    assert under_section.select_one(".error-summary h2") is None
