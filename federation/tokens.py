@@ -43,6 +43,21 @@ def _kids(keyset: dict) -> set:
     return {key.get("kid") for key in keyset.get("keys", []) if isinstance(key, dict)}
 
 
+def _check_header_types(header: dict) -> None:
+    """The header members read here and by joserfc have the types RFC 7515 (4.1) gives them.
+
+    Anyone may post a logout token: a list or an object where a string belongs is a
+    malformed token (400), not a TypeError in a set lookup (500).
+    """
+    if not isinstance(header.get("alg"), str):
+        raise TokenRejected("alg")
+    if header.get("kid") is not None and not isinstance(header["kid"], str):
+        raise TokenRejected("malformed")
+    crit = header.get("crit")
+    if crit is not None and not (isinstance(crit, list) and all(isinstance(name, str) for name in crit)):
+        raise TokenRejected("malformed")
+
+
 def verify_signature(settings: UpstreamSettings, token: str, untrusted: bool,
                      algs_field: str = "id_token_signing_alg_values_supported") -> tuple[dict, dict]:
     """Verify ``token``'s signature with the upstream's keys; returns (header, claims).
@@ -55,7 +70,8 @@ def verify_signature(settings: UpstreamSettings, token: str, untrusted: bool,
         header = jws.extract_compact(token.encode()).protected
     except (JoseError, ValueError) as exc:
         raise TokenRejected("malformed") from exc
-    alg = header.get("alg")
+    _check_header_types(header)
+    alg = header["alg"]
     if alg not in _allowed_algs(settings, algs_field):
         raise TokenRejected("alg")
     keyset = discovery.jwks(settings)

@@ -1,9 +1,12 @@
 """Logout across the border: upstream back-channel logout ends our session; our logout offers theirs."""
 
+import base64
+import json
 import time
 import uuid
 
 import pytest
+from joserfc import jws
 
 from support.upstream.helpers import events, federated_sessions, identities, live_sessions
 
@@ -72,6 +75,37 @@ def test_bad_logout_tokens_are_refused_and_end_nothing(app, browser, client, fed
     account_id = _create(browser, federated)
     token = upstream.admin("sign", claims=_logout_claims(upstream, **overrides), header=header, foreign=foreign)
     response = client.post("/federation/backchannel-logout", data={"logout_token": token["jwt"]})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+    assert ("federation:logout_token:invalid", {"reason": reason}) in events(app)
+    assert live_sessions(app, account_id) == 1
+
+
+def _unsigned_token(header: dict, claims: dict) -> str:
+    """A compact JWS anyone could post: the header and claims as given, a made-up signature."""
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def _published_kid(upstream) -> str:
+    return jws.extract_compact(upstream.admin("sign", claims={})["jwt"].encode()).protected["kid"]
+
+
+@pytest.mark.parametrize(("header", "reason"), [
+    ({"alg": ["RS256"]}, "alg"),
+    ({"alg": {"name": "RS256"}}, "alg"),
+    ({"kid": ["never-published"]}, "malformed"),
+    ({"kid": {"id": "never-published"}}, "malformed"),
+    ({"crit": 7}, "malformed"),
+], ids=["alg-array", "alg-object", "kid-array", "kid-object", "crit-number"])
+def test_logout_tokens_with_wrongly_typed_header_members_are_refused_with_an_oauth_error(
+        app, browser, client, federated, upstream, header, reason):
+    account_id = _create(browser, federated)
+    token = _unsigned_token({"alg": "RS256", "typ": "logout+jwt", "kid": _published_kid(upstream), **header},
+                            _logout_claims(upstream))
+    response = client.post("/federation/backchannel-logout", data={"logout_token": token})
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
     assert ("federation:logout_token:invalid", {"reason": reason}) in events(app)
