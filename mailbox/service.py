@@ -229,15 +229,25 @@ def encode_cursor(message: Message) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+# Row ids a cursor may name: what the id column holds (Integer: 32 bits on PostgreSQL, so even a
+# 64-bit value is refused there). A forged id outside would reach the database otherwise (SQLite's
+# driver overflows, PostgreSQL refuses it): a 500 instead of a 400. Widen it with the column.
+CURSOR_IDS = range(1, 2**31)
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         if len(cursor) > 200:
             raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         when, ident = json.loads(raw)
-        if not isinstance(ident, int) or isinstance(ident, bool) or not isinstance(when, str):
+        if not isinstance(ident, int) or isinstance(ident, bool) or ident not in CURSOR_IDS \
+                or not isinstance(when, str):
             raise ValueError
-        return datetime.fromisoformat(when), ident
+        moment = datetime.fromisoformat(when)
+        if moment.tzinfo is not None:
+            raise ValueError  # created_at is naive UTC (timeutil), as encode_cursor writes it
+        return moment, ident
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise CursorInvalid(cursor) from None
 

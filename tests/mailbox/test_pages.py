@@ -1,5 +1,7 @@
 """The citizen's postbox pages: list with unread marks, reading, downloads, deletion, timelines."""
 
+import base64
+
 from support.a11y import check_page
 
 
@@ -71,3 +73,12 @@ def test_pages_need_sign_in_and_hide_other_citizens_messages(leer, citizen, brow
     assert browser.get(f"/postbox/{message_id}").status_code == 404
     assert browser.get(f"/postbox/{message_id}/attachments/0").status_code == 404
     assert browser.get("/postbox?cursor=garbage").status_code == 302
+
+
+def test_forged_cursor_on_the_inbox_starts_again_at_the_newest(leer, citizen, browser, kit):
+    _send(leer, kit)
+    for ident in (2**70, 0):
+        raw = f'["2026-01-01T00:00:00", {ident}]'.encode()
+        cursor = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        response = browser.get(f"/postbox?cursor={cursor}")
+        assert response.status_code == 302 and response.headers["Location"] == "/postbox", ident

@@ -1,7 +1,15 @@
 """Listing: keyset pagination that new messages cannot disturb, filters, refused parameters."""
 
+import base64
+import json
+
 import pytest
 from sqlalchemy import text
+
+
+def forged_cursor(when: str, ident) -> str:
+    """A cursor built like the API's own (base64url of [created_at, id]) around made-up values."""
+    return base64.urlsafe_b64encode(json.dumps([when, ident]).encode()).rstrip(b"=").decode()
 
 
 @pytest.fixture
@@ -83,6 +91,26 @@ def test_bad_list_parameters_are_400(postbox, params, parameter):
     response = postbox.list(**params)
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
     assert response.get_json()["errors"][0]["parameter"] == parameter
+
+
+@pytest.mark.parametrize("cursor", [
+    forged_cursor("2026-01-01T00:00:00", 2**70), forged_cursor("2026-01-01T00:00:00", 2**63),
+    forged_cursor("2026-01-01T00:00:00", 2**31),
+    forged_cursor("2026-01-01T00:00:00", 0), forged_cursor("2026-01-01T00:00:00", -1),
+    forged_cursor("2026-01-01T00:00:00+02:00", 5),
+])
+def test_cursor_outside_the_id_range_or_with_a_time_zone_is_400(postbox, cursor):
+    response = postbox.list(cursor=cursor)
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"] == [{"parameter": "cursor", "detail": "Not a cursor of this API."}]
+
+
+def test_cursor_at_the_ends_of_the_id_range_is_accepted(postbox):
+    [message_id] = postbox.send(1)
+    newest = forged_cursor("9999-12-31T23:59:59.999999", 2**31 - 1)  # the id column is 32-bit on PostgreSQL
+    assert [i["id"] for i in postbox.list(cursor=newest).get_json()["items"]] == [message_id]
+    oldest = forged_cursor("0001-01-01T00:00:00", 1)
+    assert postbox.list(cursor=oldest).get_json()["items"] == []
 
 
 def test_list_query_uses_the_listing_index(app, postbox, backend):
