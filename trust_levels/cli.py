@@ -74,7 +74,7 @@ def staff_create(email, office_id, role, citizen_account, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def staff_reset(email, as_json):
-    """Forgotten password or lost phone: a new set-up link; the old password and TOTP stop working."""
+    """Forgotten password, lost phone or laptop: a new set-up link; the old password, TOTP and sessions stop working."""
     staff = StaffMember.query.filter_by(email=email.strip().lower()).first()
     if staff is None:
         fail("There is no staff member with this e-mail address.")
@@ -87,7 +87,7 @@ def staff_reset(email, as_json):
 @click.option("--email", required=True)
 @with_appcontext
 def staff_disable(email):
-    """Off-boarding: the staff member cannot sign in any more (records and audit entries stay)."""
+    """Off-boarding: the staff member is signed out and cannot sign in any more (records and audit entries stay)."""
     staff = StaffMember.query.filter_by(email=email.strip().lower()).first()
     if staff is None:
         fail("There is no staff member with this e-mail address.")

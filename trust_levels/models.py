@@ -83,6 +83,12 @@ class StaffMember(db.Model):
     def totp_enabled(self) -> bool:
         return self.totp_enabled_at is not None
 
+    @property
+    def credentials_set_at(self) -> datetime | None:
+        """When the password or the authenticator was last set: sign-ins before it used old credentials."""
+        moments = [moment for moment in (self.password_set_at, self.totp_enabled_at) if moment is not None]
+        return max(moments, default=None)
+
 
 class PersonData:
     """The attributes as on the ID card: what the citizen enters and staff confirm."""

@@ -14,9 +14,9 @@ from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import or_, update
 
-from ..idp import accounts, crypto, events, mail, passwords, throttle, totp
+from ..idp import accounts, auth, crypto, events, mail, passwords, throttle, totp
 from ..idp.extensions import db
-from ..idp.models import Account
+from ..idp.models import Account, WebSession
 from ..idp.timeutil import utcnow
 from . import audit, codes
 from .models import (DOCUMENT_TYPES, ROLES, AuditEntry, IdentityCheck, Municipality, Office,
@@ -194,21 +194,38 @@ def complete_setup(token: str, password: str) -> StaffMember:
 
 
 def reset_staff(staff: StaffMember) -> str:
-    """A new set-up link (forgotten password, lost phone); the old credentials stop working."""
+    """A new set-up link (forgotten password, lost phone); the old credentials stop working.
+
+    So do the browsers signed in with them: a lost laptop's staff session ends
+    here, not just until the employee has enrolled a new authenticator.
+    """
     staff.password_hash = None
     staff.totp_secret = None
     staff.totp_enabled_at = None
     staff.totp_last_step = None
     link = _new_setup_link(staff)
-    events.record("trust:staff:reset", None, staff_id=staff.id)
+    ended = end_staff_sessions(staff, "staff-reset")
+    events.record("trust:staff:reset", None, staff_id=staff.id, ended_sessions=ended)
     return link
 
 
 def disable_staff(staff: StaffMember) -> None:
-    """Off-boarding: the staff member can no longer sign in; open staff sessions stop working."""
+    """Off-boarding: the staff member can no longer sign in; open staff sessions end."""
     staff.disabled_at = utcnow()
     staff.setup_token_hash = None
-    events.record("trust:staff:disable", None, staff_id=staff.id)
+    ended = end_staff_sessions(staff, "staff-disabled")
+    events.record("trust:staff:disable", None, staff_id=staff.id, ended_sessions=ended)
+
+
+def end_staff_sessions(staff: StaffMember, reason: str) -> int:
+    """End every open staff session of ``staff`` (its ``staff_id`` is in the session data); return how many."""
+    records = (WebSession.query
+               .filter(WebSession.kind == "staff", WebSession.ended_at.is_(None),
+                       WebSession.data["staff_id"].as_integer() == staff.id)
+               .all())
+    for record in records:
+        auth.end_session(record, reason)
+    return len(records)
 
 
 def authenticate_staff(email: str, password: str, ip_address: str | None) -> StaffMember | None:

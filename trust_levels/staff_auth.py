@@ -32,6 +32,10 @@ def current_staff() -> StaffMember | None:
     staff = db.session.get(StaffMember, staff_id) if isinstance(staff_id, int) else None
     if staff is None or staff.disabled_at is not None or not staff.totp_enabled:
         return None
+    if record.authenticated_at < staff.credentials_set_at:
+        # Signed in with credentials that were reset since (a lost laptop): ``staff reset`` ends such
+        # sessions; this holds even for one it missed.
+        return None
     return staff
 
 
@@ -41,7 +45,12 @@ def citizen_signed_in() -> bool:
 
 def start_pending(staff: StaffMember) -> None:
     """A correct password: remember it briefly while the code (or TOTP enrolment) follows."""
-    session[_PENDING] = {"staff_id": staff.id, "at": int(utcnow().timestamp())}
+    session[_PENDING] = {"staff_id": staff.id, "at": int(utcnow().timestamp()),
+                         "password_set_at": _stamp(staff.password_set_at)}
+
+
+def _stamp(moment) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def pending_staff() -> StaffMember | None:
@@ -52,6 +61,10 @@ def pending_staff() -> StaffMember | None:
         return None
     staff = db.session.get(StaffMember, pending.get("staff_id"))
     if staff is None or staff.disabled_at is not None or not staff.password_hash:
+        return None
+    if pending.get("password_set_at") != _stamp(staff.password_set_at):
+        # The password was set anew after this step (``staff reset``): the old one proves nothing,
+        # and must not lead to enrolling an authenticator for the new one.
         return None
     return staff
 
