@@ -159,7 +159,8 @@ def send_email_confirmation(account: Account) -> None:
 
 
 def resend_confirmation(email: str) -> None:
-    """Send the confirmation again, only to unconfirmed accounts; silent otherwise."""
+    """Send the confirmation again, only to unconfirmed accounts; silent otherwise (every answer
+    does the same database work but the outbox row, see ``request_password_reset``)."""
     account = find_by_email(email)
     if account is not None and not account.email_verified:
         send_email_confirmation(account)
@@ -254,9 +255,15 @@ def verify_current_password(account: Account, password: str, ip_address: str | N
 
 
 def request_password_reset(email: str, locale: str | None) -> None:
-    """Mail a reset link when the address has an account; silent otherwise."""
+    """Mail a reset link when the address has an account; silent otherwise.
+
+    The answer must not tell whether the address has an account, by its time either: an unknown
+    address records its event too (a trail of them from one address is someone probing), so
+    both do the same statements but the outbox row; the endpoint's rate limit does the rest.
+    """
     account = find_by_email(email)
     if account is None:
+        events.record("account:password:reset_requested_unknown")
         return
     token = signed_tokens.dump(signed_tokens.PASSWORD_RESET,
                                {"a": account.uuid, "p": _credentials_fingerprint(account)})

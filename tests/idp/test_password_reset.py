@@ -1,10 +1,13 @@
 """Password reset by e-mail: a single-use link valid one hour; no TOTP bypass; all sessions end."""
 
+import threading
 import time
 
 import pytest
 from itsdangerous.timed import TimestampSigner
+from sqlalchemy import event
 
+from buergerkonto.idp.extensions import db
 from support.browser import Browser
 
 from .conftest import code_at, enrol_totp, register, sign_in
@@ -151,6 +154,33 @@ def test_forgot_password_answers_the_same_for_known_and_unknown(browser, smtp, m
     smtp.wait_for(account["email"])
     smtp.settle()
     assert smtp.to("unbekannt@example.org") == []
+
+
+@pytest.mark.parametrize("path, unverified", [("/forgot-password", False), ("/confirm-email/resend", True)])
+def test_known_and_unknown_addresses_cost_the_same_statements_but_the_mail(app, browser, smtp, make_account,
+                                                                        path, unverified):
+    # No timing difference worth measuring: the same statements either way, but the outbox row.
+    account = make_account(**({"email_verified_at": None} if unverified else {}))
+    counts = []
+    for address in (account["email"], "unbekannt@example.org"):
+        token = browser.csrf_token("/forgot-password")
+        statements = []
+        request_thread = threading.get_ident()  # not the courier delivering the mail meanwhile
+
+        def listener(conn, cursor, statement, *rest):
+            if threading.get_ident() == request_thread:
+                statements.append(statement.split()[0:3])
+
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert browser.post(path, data={"csrf_token": token, "email": address}).status_code == 200
+        finally:
+            with app.app_context():
+                event.remove(db.engine, "before_cursor_execute", listener)
+        counts.append([s for s in statements if s[:3] != ["INSERT", "INTO", "mail_outbox"]])
+    assert counts[0] == counts[1], counts
+    smtp.wait_for(account["email"])
 
 
 @pytest.mark.parametrize("token", ["x", "A" * 2000, "eyJhIjoiMSJ9.AAAA.BBBB", "%00", "..%2F..%2Fetc"])
