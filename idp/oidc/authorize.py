@@ -32,7 +32,7 @@ from ..forms import EmptyForm
 from ..hooks import hooks, proofing_level
 from ..timeutil import epoch, utcnow
 from ..upsert import insert_unless_present
-from . import claims, keys
+from . import claims, consents, keys
 from .models import Consent, PortalSignIn
 from .server import server
 
@@ -173,16 +173,17 @@ def _continue(grant, account):
                 return _step_up(fp, client, required, achieved, essential)
     acr = claims.acr_value(achieved, essential_values if essential else None)
 
-    # Consent: external portals always, members only for offline access; prompt=consent forces it.
+    # Consent (``consents``): external portals for all they ask for, verified identity data
+    # included; members only for offline access; prompt=consent forces it.
     scopes = (req.scope or "").split()
-    consent = Consent.query.filter_by(account_id=account.id, client_id=client.client_id, revoked_at=None).first()
+    consent = consents.active_consent(account.id, client.client_id)
     covered = consent.scopes if consent else set()
     just_allowed = entry.get("decision") == "allow"
     if entry.get("decision") == "deny":
         _forget(fp)
         raise AuthorizeError("access_denied", "The citizen declined.")
-    wanted = set(scopes) - {"openid"}
-    missing = wanted - covered if not client.member else wanted & {"offline_access"} - covered
+    wanted = consents.items_requested(scopes, claims_request)
+    missing = consents.items_needing_consent(client, wanted) - covered
     if (missing or "consent" in prompts) and not just_allowed:
         if not interactive:
             if missing == {"offline_access"}:
@@ -191,7 +192,7 @@ def _continue(grant, account):
                 raise AuthorizeError("consent_required")
         else:
             _remember(fp)
-            return _consent_page(fp, client, scopes, claims_request)
+            return _consent_page(fp, client, wanted)
     if just_allowed:
         _record_consent(account, client, consent, wanted)
 
@@ -329,10 +330,8 @@ def _sign_in(fp, data, prompts, force):
 
 # --- helpers: pages and records ----------------------------------------------------------
 
-def _consent_page(fp, client, scopes, claims_request):
-    wants_verified = any("verified_claims" in (claims_request or {}).get(t, {}) for t in ("id_token", "userinfo"))
-    return render_template("oidc/consent.html", client=client, scopes=scopes, fp=fp, form=EmptyForm(),
-                           verified=wants_verified), 200
+def _consent_page(fp, client, items):
+    return render_template("oidc/consent.html", client=client, items=items, fp=fp, form=EmptyForm()), 200
 
 
 def _step_up(fp, client, required, achieved, essential):

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from . import api_scopes
 from .claims import SCOPE_CLAIMS
+from .consents import VERIFIED_CLAIMS
 
 # In the order the pages list them.
 SCOPE_TEXTS = {
@@ -17,16 +18,20 @@ SCOPE_TEXTS = {
     "address": _l("Your postal address"),
     "phone": _l("Your phone number"),
 }
-VERIFIED_TEXT = _l("Your verified identity data (if your identity was checked)")
+# Plain words for OIDC4IDA ``verified_claims``: the data of the ID card or passport as checked at the
+# Bürgerbüro (or read by the eID), which is more than the citizen's own entries ("Your name").
+VERIFIED_TEXT = _l("Your identity data as confirmed by the check of your ID card or passport (such as "
+                   "your name, date of birth and address), if your identity was checked")
 OFFLINE_TEXT = _l("Access to this data while you are not signed in, until you revoke it on your account page")
 _SCOPE_OF_CLAIM = {claim: scope for scope, claims in SCOPE_CLAIMS.items() for claim in claims}
 
 
-def scope_texts(scopes, verified: bool = False) -> list:
-    """What granting ``scopes`` gives a portal (``verified``: it asked for verified identity data)."""
+def scope_texts(scopes) -> list:
+    """What granting ``scopes`` gives a portal; ``consents.VERIFIED_CLAIMS`` among them is the
+    consent item for verified identity data."""
     scopes = set(scopes)
     texts = [text for scope, text in SCOPE_TEXTS.items() if scope in scopes]
-    if verified:
+    if VERIFIED_CLAIMS in scopes:
         texts.append(VERIFIED_TEXT)
     texts += api_scopes.descriptions(sorted(scopes))
     if "offline_access" in scopes:

@@ -25,7 +25,7 @@ from .. import events
 from ..cache import cache
 from ..extensions import db
 from ..timeutil import utcnow
-from . import access_tokens, claims, keys
+from . import access_tokens, claims, consents, keys
 from .models import AuthorizationCode, PortalSignIn, Token, hash_token, token_by_hash
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -245,9 +245,10 @@ class _IDTokenMixin:
     def generate_user_info(self, user, scope):
         request = g.oidc_token_request
         source = request.authorization_code or request.refresh_token
-        record = claims.session_for_verified_claims(source.sid, source.claims_request, "id_token")
+        claims_request = consents.releasable_claims_request(request.client, user.id, source.claims_request)
+        record = claims.session_for_verified_claims(source.sid, claims_request, "id_token")
         info = {"sub": claims.subject_for(request.client, user)}
-        info.update(claims.id_token_extra_claims(user, scope, source.claims_request, record))
+        info.update(claims.id_token_extra_claims(user, scope, claims_request, record))
         _remember_released(request.client, user, source.sid, scope, list(info) + ["acr", "amr", "auth_time"])
         return info
 

@@ -29,7 +29,7 @@ from .. import events
 from ..cache import cache, detached_copy, forget_on_change
 from ..extensions import db
 from ..upsert import insert_unless_present
-from . import access_tokens, api_scopes, bearer, claims, client_keys, keys
+from . import access_tokens, api_scopes, bearer, claims, client_keys, consents, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
 from .models import ClientAssertionJti, Client, Token, hash_token, token_by_hash
@@ -308,9 +308,10 @@ class UserInfoEndpoint(_UserInfoEndpoint):
             from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
             raise InvalidTokenError()
-        record = claims.session_for_verified_claims(token.sid, token.claims_request, "userinfo")
+        claims_request = consents.releasable_claims_request(token.client, token.account.id, token.claims_request)
+        record = claims.session_for_verified_claims(token.sid, claims_request, "userinfo")
         info = {"sub": claims.subject_for(token.client, token.account)}
-        info.update(claims.userinfo_claims(token.account, token.scope, token.claims_request, record))
+        info.update(claims.userinfo_claims(token.account, token.scope, claims_request, record))
         from .grants import _remember_released
 
         _remember_released(token.client, token.account, token.sid, token.scope, list(info))

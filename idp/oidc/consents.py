@@ -1,0 +1,59 @@
+"""What a citizen must agree to before a portal receives it, and whether they did.
+
+Consent covers the scopes a portal asks for and one item that is not a scope: the
+identity data confirmed by an ID check (OIDC4IDA ``verified_claims``, from the
+Bürgerbüro's in-person check or the upstream eID). A portal asks for those through
+the ``claims`` parameter, not a scope, so a consent decision made on scopes alone
+would hand ID-card data to a portal with ``scope=openid``. The item is stored in
+``Consent.scope`` under the name ``VERIFIED_CLAIMS``, beside the scopes, so that the
+account page shows it and revoking the consent withdraws it too.
+
+Member portals are the network's own municipal portals (DESIGN.md): they are trusted
+with the citizen's data without a consent page, verified identity data included;
+only offline access needs the citizen's word from them.
+"""
+
+from .models import Consent
+
+VERIFIED_CLAIMS = "verified_claims"
+# What a member portal still has to ask for.
+MEMBER_CONSENT_ITEMS = frozenset({"offline_access"})
+_TARGETS = ("id_token", "userinfo")
+
+
+def asks_for_verified_claims(claims_request: dict | None) -> bool:
+    return any(VERIFIED_CLAIMS in ((claims_request or {}).get(target) or {}) for target in _TARGETS)
+
+
+def items_requested(scopes, claims_request: dict | None) -> set[str]:
+    """What the request would give the portal, as consent items: its scopes (without ``openid``,
+    which gives nothing but the pseudonymous identifier) and verified identity data."""
+    items = set(scopes) - {"openid"}
+    if asks_for_verified_claims(claims_request):
+        items.add(VERIFIED_CLAIMS)
+    return items
+
+
+def items_needing_consent(client, items: set[str]) -> set[str]:
+    """Of ``items``, those this portal may only have with the citizen's consent."""
+    return set(items) if not client.member else set(items) & MEMBER_CONSENT_ITEMS
+
+
+def active_consent(account_id: int, client_id: str) -> Consent | None:
+    return Consent.query.filter_by(account_id=account_id, client_id=client_id, revoked_at=None).first()
+
+
+def releasable_claims_request(client, account_id: int, claims_request: dict | None) -> dict | None:
+    """``claims_request`` without ``verified_claims`` unless the portal may receive them now.
+
+    Checked whenever claims are released (ID token, userinfo), not only when the code was
+    issued: a consent revoked since, or tokens issued before consent covered this data, must
+    not carry the citizen's ID-card data.
+    """
+    if client.member or not asks_for_verified_claims(claims_request):
+        return claims_request
+    consent = active_consent(account_id, client.client_id)
+    if consent is not None and VERIFIED_CLAIMS in consent.scopes:
+        return claims_request
+    return {target: {name: spec for name, spec in members.items() if name != VERIFIED_CLAIMS}
+            for target, members in claims_request.items()}
