@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from . import accounts, auth, totp
+from . import accounts, auth, devices, totp
 from .extensions import db
 from .forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, EmptyForm,
                     PasswordConfirmForm, ProfileForm, TotpEnableForm)
@@ -14,6 +14,7 @@ from .models import WebSession
 from .timeutil import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+bp.add_app_template_filter(devices.describe, "device")
 
 
 def _form_page(template, form, **context):

@@ -189,6 +189,32 @@ def test_sessions_are_listed_and_one_can_be_ended(app, signed_in, database):
     assert "account:session:end" in database.tags(signed_in.account["id"])
 
 
+WINDOWS_CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/120.0.0.0 Safari/537.36")
+
+
+@pytest.mark.parametrize("lang, chrome, edge, unknown", [
+    ("de", "Chrome unter Windows", "Edge unter Windows", "Unbekanntes Gerät"),
+    ("en", "Chrome on Windows", "Edge on Windows", "Unknown device"),
+])
+def test_sessions_name_their_device_in_words(app, make_account, lang, chrome, edge, unknown):
+    # Chrome and Edge on Windows share the first 60 characters of their User-Agent: the list
+    # must tell them apart, in the citizen's words.
+    account = make_account()
+    browsers = []
+    for user_agent in (WINDOWS_CHROME, WINDOWS_CHROME + " Edg/120.0.0.0", None):
+        browser = _browser(app)
+        if user_agent:
+            browser.client.environ_base["HTTP_USER_AGENT"] = user_agent
+        assert sign_in(browser, account["email"], account["password"]).status_code == 302
+        browsers.append(browser)
+    page = browsers[0].get(f"/account?lang={lang}")
+    devices = [row.select_one("td").get_text(" ", strip=True)
+               for row in browsers[0].soup(page).select("tbody tr:has(form[action$='/end'])")]
+    this = {"de": "diese Sitzung", "en": "this session"}[lang]
+    assert sorted(devices) == sorted([f"{chrome} {this}", edge, unknown])
+
+
 def test_ending_this_session_signs_out_here(signed_in, database):
     page = signed_in.get("/account")
     row = database.rows("SELECT sid FROM web_session WHERE account_id = :a AND ended_at IS NULL",
