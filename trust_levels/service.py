@@ -74,6 +74,11 @@ class NotAllowed(TrustError):
     message = _l("Only an office administrator may do this.")
 
 
+class SameStaffDecision(TrustError):
+    message = _l("You recorded this check yourself. A held check is decided by a second person (four-eyes "
+                 "principle): please ask another office administrator.")
+
+
 class DocumentExpired(TrustError):
     message = _l("The document has expired. An expired document cannot confirm an identity.")
 
@@ -453,12 +458,11 @@ def view_verification(staff: StaffMember, verification: Verification) -> None:
 
 
 def decide_held(staff: StaffMember, verification: Verification, approve: bool) -> None:
-    """An office-admin clears (after clarifying the case) or rejects a held verification."""
-    _require_admin_of(staff, verification)
-    if verification.status != "held":
-        raise InvalidInput(_l("This verification is not waiting for a decision."))
-    if is_own_account(staff, verification.account):
-        raise OwnAccount()
+    """An office-admin clears (after clarifying the case) or rejects a held verification.
+
+    Every refusal comes before any change (the caller may commit the refusal's event).
+    """
+    _require_may_decide(staff, verification)
     ref = f"verification:{verification.public_id}"
     check = db.session.get(IdentityCheck, verification.check_id) if verification.check_id else None
     if approve:
@@ -477,6 +481,19 @@ def decide_held(staff: StaffMember, verification: Verification, approve: bool) -
             check.status = "cancelled"
         audit.append(staff, "reject", verification.account_id, ref)
         events.record("trust:verification:reject", verification.account_id, verification=verification.public_id)
+
+
+def _require_may_decide(staff: StaffMember, verification: Verification) -> None:
+    _require_admin_of(staff, verification)
+    if verification.status != "held":
+        raise InvalidInput(_l("This verification is not waiting for a decision."))
+    if is_own_account(staff, verification.account):
+        raise OwnAccount()
+    if verification.staff_id == staff.id:
+        # A hold means one document on two accounts: the clerk who saw it cannot also clear it.
+        events.record("trust:verification:decision_refused", verification.account_id,
+                      verification=verification.public_id, staff_id=staff.id, reason="four-eyes")
+        raise SameStaffDecision()
 
 
 def revoke(staff: StaffMember, verification: Verification, reason: str) -> None:

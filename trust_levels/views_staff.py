@@ -296,7 +296,7 @@ def decide(public_id):
         try:
             service.decide_held(staff, record, form.decision.data == "approve")
         except service.TrustError as exc:
-            db.session.rollback()
+            db.session.commit()  # a refusal changed nothing; its event (four-eyes) stays
             form.decision.errors.append(str(exc.message))
         else:
             db.session.commit()

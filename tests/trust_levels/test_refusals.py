@@ -3,13 +3,15 @@ staff without TOTP, citizen sessions at the staff entry, staff sessions at porta
 
 from datetime import date, timedelta
 
+from flask_babel import force_locale
 from trust_levels.helpers import (FORM, confirm_check, document, look_up,
                                   request_check, staff_password_set, staff_password_step)
 
 from buergerkonto.idp import auth
 from buergerkonto.idp.extensions import db
 from buergerkonto.idp.hooks import proofing_level
-from buergerkonto.idp.models import Account, WebSession
+from buergerkonto.idp.models import Account, Event, WebSession
+from buergerkonto.trust_levels import service
 from buergerkonto.trust_levels.models import AuditEntry, IdentityCheck, Verification
 from support.browser import Browser
 from support.plugin import sign_in
@@ -270,3 +272,48 @@ def test_staff_reset_link_replaces_password_and_totp(app, runner, cli_json, offi
     browser = new_browser()
     staff_password_set(browser, reset["setup_url"])
     assert staff_password_step(browser, staff.email).headers["Location"].endswith("/staff/totp-setup")
+
+
+def _held_by(app, clerk, make_account, new_browser):
+    """Two accounts show the same document to ``clerk``; the second check is held. Returns its public id."""
+    for account in (make_account(), make_account()):
+        browser = new_browser()
+        sign_in(browser, account["email"], account["password"])
+        assert confirm_check(clerk, request_check(browser), number="T22000129").status_code == 200
+    with app.app_context():
+        return Verification.query.filter_by(status="held").one().public_id
+
+
+def _decide(admin, public_id, decision, lang="de"):
+    return admin.submit(f"/staff/verifications/{public_id}?lang={lang}", {"decision": decision},
+                        selector="form[action$='/decide']")
+
+
+def _message(app, exc_class, lang):
+    with app.test_request_context(), force_locale(lang):
+        return str(exc_class.message)
+
+
+def test_the_office_admin_who_recorded_a_hold_cannot_decide_it(app, office, make_staff, make_account,
+                                                               new_browser):
+    """A hold (one document on two accounts) is a four-eyes decision: not by the clerk who saw the document."""
+    clerk = make_staff(office["id"], role="office-admin")
+    public_id = _held_by(app, clerk, make_account, new_browser)
+    for decision, lang in (("approve", "de"), ("reject", "en")):
+        refused = _decide(clerk, public_id, decision, lang)
+        assert refused.status_code == 400
+        error = Browser.soup(refused).select_one("#decision-error").get_text(" ", strip=True)
+        assert _message(app, service.SameStaffDecision, lang) in error
+    assert "four-eyes principle" in _message(app, service.SameStaffDecision, "en")
+    with app.app_context():
+        assert Verification.query.filter_by(public_id=public_id).one().status == "held"
+        refusals = Event.query.filter_by(tag="trust:verification:decision_refused").all()
+        assert [(e.details["verification"], e.details["reason"]) for e in refusals] == [
+            (public_id, "four-eyes")] * 2
+        assert AuditEntry.query.filter(AuditEntry.action.in_(("approve", "reject"))).count() == 0
+
+    colleague = make_staff(office["id"], role="office-admin")
+    assert _decide(colleague, public_id, "approve").status_code == 302
+    with app.app_context():
+        record = Verification.query.filter_by(public_id=public_id).one()
+        assert record.status == "confirmed" and record.approved_by_id == colleague.staff["id"]
