@@ -68,7 +68,12 @@ def amr_with_mfa(amr: list[str]) -> list[str]:
 
 
 def add_factor(record: WebSession, method: str) -> None:
-    """Step-up within a session: record another factor (the auth time stays the first sign-in's)."""
+    """Step-up within a session: record another factor (the auth time stays the first sign-in's).
+
+    The session is worth more now, so it gets a new cookie token (ASVS V7.2.4): a token copied
+    before the step-up does not inherit the second factor. The record and its ``sid`` stay.
+    """
+    renew_token(session)
     record.amr = amr_with_mfa(list(record.amr or []) + [method])
 
 

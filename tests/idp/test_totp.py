@@ -250,6 +250,26 @@ def _wait_for_lock_waiter(database, timeout=20.0):
     raise AssertionError("the second request never waited for the row lock")
 
 
+def test_a_step_up_gives_the_session_a_new_cookie_token(app, make_account, totp_clock):
+    # A browser signed in with the password before two-step sign-in was switched on, then steps up:
+    # a copy of its old cookie must not carry the second factor.
+    account = make_account()
+    laptop, phone = _fresh_browser(app), _fresh_browser(app)
+    for browser in (laptop, phone):
+        assert sign_in(browser, account["email"], account["password"]).status_code == 302
+    laptop.account = account
+    secret, _codes = enrol_totp(laptop, totp_clock)
+    copied = phone.client.get_cookie("bk_session").value
+    totp_clock.now += STEP
+    response = phone.submit("/sign-in/second-factor?next=/account", {"code": code_at(secret, totp_clock.now)})
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert phone.client.get_cookie("bk_session").value != copied
+    assert phone.get("/account").status_code == 200
+    thief = _fresh_browser(app)
+    thief.client.set_cookie("bk_session", copied)
+    assert thief.get("/account").status_code == 302
+
+
 def test_recovery_code_signs_in_once(enrolled, app, database):
     code = enrolled.codes[3]
     browser = _fresh_browser(app)
