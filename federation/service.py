@@ -201,16 +201,18 @@ def _record_proof(identity: FederatedIdentity, result: UpstreamSignIn) -> None:
 def sign_in(identity: FederatedIdentity, result: UpstreamSignIn):
     """Sign in to the linked Bürgerkonto; the session remembers the upstream sign-in.
 
-    ``amr`` is ``["fed"]`` followed by the upstream's own ``amr`` values: the
-    local ``mfa`` rule is not applied to them (``fed`` is not a second factor);
-    an ``mfa`` there is the upstream's statement.
+    The session's ``amr`` is ``["fed"]`` (RFC 8176 lists no value for it; "fed" is the
+    usual one): what the upstream proved counts only through its ``acr`` and the
+    operator's mapping (the session level hook). Its own ``amr`` stays on the
+    ``FederatedSession``: in the session's ``amr`` an upstream ``mfa`` would pass for
+    a second factor here (level, TOTP prompts, postbox) and reach portals as ours. A
+    factor the citizen adds here later (TOTP step-up) is added as usual.
     """
     _record_proof(identity, result)
     record = auth.sign_in(identity.account, [AMR_FEDERATED], via="federation", acr=result.acr)
-    record.amr = [AMR_FEDERATED, *[m for m in result.amr if m != AMR_FEDERATED]]
     db.session.add(FederatedSession(
         sid=record.sid, identity_id=identity.id, issuer=result.issuer, upstream_subject=result.subject,
-        upstream_sid=result.upstream_sid, acr=result.acr, level=result.level, amr=record.amr,
+        upstream_sid=result.upstream_sid, acr=result.acr, level=result.level, amr=result.amr,
         id_token_enc=result.id_token_enc))
     return record
 

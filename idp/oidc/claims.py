@@ -60,7 +60,11 @@ def level_of(acr: str) -> str | None:
 
 def session_strength(record: WebSession) -> str:
     """How strong this sign-in was: password alone ``low``, with a second factor ``substantial``;
-    a part that authenticated the session itself (federation: the upstream eID) may know better."""
+    a part that authenticated the session itself (federation: the upstream eID) may know better.
+
+    ``mfa`` counts as this service's own second factor: only its sign-in and step-up put it into
+    the session's amr (an upstream's amr stays on the federation's record and counts only
+    through the level its acr maps to)."""
     strength = "substantial" if "mfa" in (record.amr or []) else "low"
     for provider in hooks().session_level:
         asserted = provider(record)

@@ -38,7 +38,13 @@ def test_first_sign_in_creates_an_account_from_upstream_data(app, browser, feder
         assert account.password_hash is None
         assert account.address["locality"] == "Köln"
     session = live_session(app, account_id)
-    assert session["amr"] == ["fed", "hwk", "pin"]
+    # The upstream's own methods (eID: hardware key and PIN) stay with the upstream sign-in's record;
+    # the session counts them only through the level its acr maps to.
+    assert session["amr"] == ["fed"]
+    with app.app_context():
+        from buergerkonto.federation.models import FederatedSession
+
+        assert FederatedSession.query.filter_by(sid=session["sid"]).one().amr == ["hwk", "pin"]
     assert browser.get("/account").status_code == 200
     assert ("federation:account:create", {"issuer": upstream.issuer, "level": "high"}) in events(app)
 
@@ -85,7 +91,7 @@ def test_first_sign_in_links_an_existing_account_after_signing_in_to_it(app, bro
     linked = browser.submit_page(confirm, {})
     assert linked.status_code == 302
     assert identities(app) == [(identities(app)[0][0], "max", existing["id"], "substantial")]
-    assert live_session(app, existing["id"])["amr"] == ["fed", "swk", "pin"]
+    assert live_session(app, existing["id"])["amr"] == ["fed"]
     assert account_count(app) == 1
 
 

@@ -4,6 +4,7 @@ sign-in of the same account stays low."""
 
 import json
 
+import pyotp
 import pytest
 
 from buergerkonto.idp.extensions import db
@@ -11,6 +12,7 @@ from buergerkonto.idp.oidc import clients
 from support.relying_party import REDIRECT, RelyingParty
 
 HIGH = "http://eidas.europa.eu/LoA/high"
+SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 LOW = "http://eidas.europa.eu/LoA/low"
 
 
@@ -68,3 +70,56 @@ def test_a_password_sign_in_after_the_eid_in_the_same_session_is_low(browser, fe
     done = browser.submit(response.headers["Location"], {"email": existing["email"], "password": existing["password"]})
     again = portal.id_token(portal.redeem(portal.callback(browser.follow(done))["code"]).get_json()["id_token"])
     assert again["amr"] == ["pwd"] and again["acr"] == LOW
+
+
+def _create_with_the_eid(app, browser, federated) -> int:
+    """A Bürgerkonto created by an eID sign-in (identity proven at high), signed out again."""
+    from support.upstream.helpers import identities
+
+    federated("erika")
+    assert browser.submit("/federation/new", {}, selector="form[action='/federation/new']").status_code == 302
+    browser.post("/sign-out", data={"csrf_token": browser.csrf_token("/sign-out")})
+    [(_, _, account_id, _)] = identities(app)
+    return account_id
+
+
+def _enable_totp(app, account_id) -> str:
+    from buergerkonto.idp import totp
+    from buergerkonto.idp.models import Account
+    from buergerkonto.idp.timeutil import utcnow
+
+    secret = pyotp.random_base32()
+    with app.app_context():
+        account = db.session.get(Account, account_id)
+        account.totp_secret = totp.encrypt_secret(secret, account.id)
+        account.totp_enabled_at = utcnow()
+        db.session.commit()
+    return secret
+
+
+# The upstream signs in with a password and a one-time code, says so in amr, but asserts only low.
+LOW_WITH_UPSTREAM_MFA = {"acr": LOW, "amr": ["pwd", "otp", "mfa"]}
+
+
+def test_an_upstream_mfa_does_not_lift_the_level_above_what_its_acr_maps_to(app, browser, federated, upstream,
+                                                                            portal):
+    _create_with_the_eid(app, browser, federated)
+    upstream.admin("tamper", claims=LOW_WITH_UPSTREAM_MFA)
+    assert federated("erika").status_code == 302
+    id_token = portal.id_token(portal.tokens("openid")["id_token"])
+    assert id_token["acr"] == LOW
+    assert id_token["amr"] == ["fed"]
+
+
+def test_a_second_factor_added_here_counts_on_a_federated_session_and_an_upstream_mfa_does_not_replace_it(
+        app, browser, federated, upstream, portal):
+    secret = _enable_totp(app, _create_with_the_eid(app, browser, federated))
+    upstream.admin("tamper", claims=LOW_WITH_UPSTREAM_MFA)
+    assert federated("erika").status_code == 302
+
+    asked = browser.get(portal.authorize_url("openid", acr_values=SUBSTANTIAL))
+    assert asked.status_code == 302 and asked.headers["Location"].startswith("/sign-in/second-factor?next=")
+    done = browser.submit(asked.headers["Location"], {"code": pyotp.TOTP(secret).now()})
+    id_token = portal.id_token(portal.redeem(portal.callback(browser.follow(done))["code"]).get_json()["id_token"])
+    assert id_token["acr"] == SUBSTANTIAL
+    assert id_token["amr"] == ["fed", "otp", "mfa"]

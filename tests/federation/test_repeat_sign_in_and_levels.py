@@ -23,7 +23,7 @@ def test_repeat_sign_in_signs_in_to_the_linked_account(app, browser, client, fed
     assert again.status_code == 302
     assert again.headers["Location"] == "/account/profile"
     assert account_count(app) == 1
-    assert live_session(app, account_id)["amr"] == ["fed", "hwk", "pin"]
+    assert live_session(app, account_id)["amr"] == ["fed"]
     assert browser.get("/account").status_code == 200
 
 
