@@ -1,4 +1,5 @@
-"""Operator commands: ``offices create``, ``staff create|reset``, ``trust notify-expiring``, ``audit verify``."""
+"""Operator commands: ``offices create``, ``staff create|reset|disable``, ``trust notify-expiring``,
+``audit head|verify``."""
 
 import sys
 
@@ -120,16 +121,40 @@ def audit_group():
     """The staff audit log."""
 
 
-@audit_group.command("verify")
+@audit_group.command("head")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
-def audit_verify():
+def audit_head(as_json):
+    """Print the chain's head (SEQ:HASH of the newest entry) to keep outside the database.
+
+    Run it from a timer into the system log or another store that database access
+    cannot change: ``audit verify --head`` with the last one recorded then finds
+    deleted newest entries, which the chain alone cannot show.
+    """
+    head = audit.head()
+    emit(as_json, {"seq": head.seq, "hash": head.entry_hash, "head": str(head)}, str(head))
+
+
+def _head_option(ctx, param, value):
+    try:
+        return audit.Head.parse(value) if value is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@audit_group.command("verify")
+@click.option("--head", callback=_head_option, metavar="SEQ:HASH",
+              help="A head recorded earlier by 'audit head': the chain must still reach it unchanged.")
+@with_appcontext
+def audit_verify(head):
     """Check the hash chain; name the first broken entry (exit status 1 then)."""
-    checked, broken = audit.verify()
+    checked, broken = audit.verify(head=head)
     if broken is None:
-        click.echo(f"Audit log intact: {checked} entries.")
+        reaches = f", reaching the recorded head {head.seq}" if head is not None else ""
+        click.echo(f"Audit log intact: {checked} entries{reaches}.")
         return
-    click.echo(f"Audit log broken at entry {broken.entry_id} (sequence {broken.seq}): {broken.reason}. "
-               f"{checked} entries before it are intact.", err=True)
+    where = f"entry {broken.entry_id} (sequence {broken.seq})" if broken.entry_id else f"sequence {broken.seq}"
+    click.echo(f"Audit log broken at {where}: {broken.reason}. {checked} entries before it are intact.", err=True)
     sys.exit(1)
 
 

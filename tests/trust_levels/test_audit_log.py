@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 
 from sqlalchemy import text
 from trust_levels.helpers import confirm_check, look_up, request_check
@@ -101,3 +102,71 @@ def test_office_admin_exports_csv_without_personal_data(app, citizen, make_offic
         assert personal not in body
     with app.app_context():
         assert AuditEntry.query.filter_by(action="export").count() == 1
+
+
+def _head(runner):
+    result = runner.invoke(args=["audit", "head"])
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def _verify(runner, head):
+    return runner.invoke(args=["audit", "verify", "--head", head])
+
+
+def test_deleting_the_newest_entries_is_found_against_a_recorded_head(app, runner, citizen, office, make_staff):
+    """A shorter chain is still whole: only the head kept outside the database shows what was cut."""
+    _activity(citizen, office, make_staff)
+    recorded = _head(runner)
+    assert recorded.startswith("5:")
+    with app.app_context():
+        db.session.execute(text("DELETE FROM trust_audit WHERE seq = 5"))  # the confirmation
+        db.session.commit()
+    result = _verify(runner, recorded)
+    assert result.exit_code == 1
+    assert "broken at sequence 5: the chain ends at sequence 4, before the recorded head" in result.output
+
+
+def test_a_cut_tail_stays_found_after_new_entries(app, runner, citizen, office, make_staff):
+    """New entries after the cut fill the recorded head's place with another entry: its hash differs."""
+    staff = _activity(citizen, office, make_staff)
+    recorded = _head(runner)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM trust_audit WHERE seq = 5"))
+        db.session.commit()
+    look_up(staff, "ZZZZ-ZZZZ")
+    look_up(staff, "YYYY-YYYY")
+    result = _verify(runner, recorded)
+    assert result.exit_code == 1
+    assert "broken at sequence 5: the entry does not match the recorded head" in result.output
+
+
+def test_a_recorded_head_holds_while_the_chain_grows(app, runner, citizen, office, make_staff):
+    empty = _head(runner)
+    assert empty == "0:" + audit.GENESIS
+    staff = _activity(citizen, office, make_staff)
+    recorded = runner.invoke(args=["audit", "head", "--json"])
+    head = json.loads(recorded.output)
+    assert head["head"] == f"{head['seq']}:{head['hash']}" and head["seq"] == 5
+    look_up(staff, "ZZZZ-ZZZZ")
+    for earlier in (empty, head["head"]):
+        result = _verify(runner, earlier)
+        assert result.exit_code == 0 and "intact: 6 entries" in result.output, result.output
+
+
+def test_a_malformed_head_is_refused(runner):
+    for bad in ("5", "five:" + "a" * 64, "5:" + "g" * 64, "5:abc"):
+        result = _verify(runner, bad)
+        assert result.exit_code == 2 and "SEQ:HASH" in result.output
+
+
+def test_csv_export_names_the_chain_head(app, runner, citizen, office, make_staff):
+    _activity(citizen, office, make_staff)
+    before = _head(runner)
+    admin = make_staff(office["id"], role="office-admin")
+    rows = list(csv.DictReader(io.StringIO(admin.get("/staff/audit.csv").get_data(as_text=True))))
+    export = rows[-1]
+    assert export["action"] == "export"
+    assert json.loads(export["details"]) == {"chain_head": before}
+    assert _verify(runner, before).exit_code == 0
+    assert _verify(runner, f"{export['seq']}:{export['entry_hash']}").exit_code == 0
