@@ -18,6 +18,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, redirect, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from joserfc import jwt
+from sqlalchemy import update
 from wtforms import ValidationError
 
 from .. import auth
@@ -26,7 +27,7 @@ from ..forms import EmptyForm
 from ..models import Account, WebSession
 from ..timeutil import utcnow
 from . import claims, keys
-from .models import Client, LogoutDelivery, PortalSignIn
+from .models import Client, LogoutDelivery, PortalSignIn, Token
 from .server import server
 
 bp = Blueprint("oidc_logout", __name__, template_folder="templates")
@@ -83,6 +84,7 @@ def on_session_ended(record: WebSession, reason: str) -> None:
         # Sessions rotated away at a re-sign-in ended without the hook: tell their portals now.
         ended_sids |= {s.sid for s in WebSession.query.filter(WebSession.sid.in_(others),
                                                                WebSession.ended_at.isnot(None))}
+    end_access_tokens(record.account_id, ended_sids)
     account = db.session.get(Account, record.account_id)
     now = utcnow()
     for row in rows:
@@ -94,6 +96,24 @@ def on_session_ended(record: WebSession, reason: str) -> None:
             continue
         db.session.add(LogoutDelivery(client_id=client.client_id, sid=row.sid,
                                       subject=claims.subject_for(client, account)))
+
+
+def end_access_tokens(account_id: int, sids) -> None:
+    """Revoke the access tokens that portals got from these sign-ins (README: they end at sign-out).
+
+    Refresh tokens stay: they exist only for ``offline_access``, which the citizen granted to
+    outlive the sign-in (Back-Channel Logout 1.0 §2.7); the portal's next refresh gets a new
+    access token. Only stored (opaque) tokens carry a ``sid``: JWT access tokens are issued to
+    portals acting for themselves (client credentials, ``access_tokens.issues_jwt``), never from
+    a citizen's sign-in, so no JWT has to go on the revocation list here.
+    """
+    now = int(time.time())
+    db.session.execute(
+        update(Token)
+        .where(Token.account_id == account_id, Token.sid.in_(list(sids)), Token.access_token_revoked_at == 0,
+               Token.issued_at + Token.expires_in >= now)  # expired ones need no revocation
+        .values(access_token_revoked_at=now)
+        .execution_options(synchronize_session=False))
 
 
 def after_sessions_ended(records) -> None:
