@@ -4,8 +4,8 @@ Kept by hand beside the views it describes; the Schemathesis test checks
 the running API against it (no 500, no answer outside the document).
 """
 
-from .validation import (KINDS, LEVELS, MAX_ATTACHMENTS, MAX_FILENAME, MAX_RECIPIENT, MAX_REFERENCE,
-                         MAX_SUBJECT, STATES)
+from .validation import (EXTENSIONS, KINDS, LEVELS, MAX_ATTACHMENTS, MAX_FILENAME, MAX_RECIPIENT,
+                         MAX_REFERENCE, MAX_SUBJECT, STATES)
 
 
 def _problem(description: str) -> dict:
@@ -108,7 +108,14 @@ SEND = {
 ATTACHMENT_IN = {
     "type": "object", "required": ["filename", "content_type", "content"], "additionalProperties": False,
     "properties": {
-        "filename": {"type": "string", "minLength": 1, "maxLength": MAX_FILENAME},
+        "filename": {"type": "string", "minLength": 1, "maxLength": MAX_FILENAME, "description": (
+            "The name the citizen saves the file under. It must end as the content's type does (any case): "
+            + "; ".join(f"{t}: {' or '.join(e)}" for t, e in EXTENSIONS.items())
+            + ". Another ending (`Bescheid.pdf.cmd`, or none) is refused with 415. Refused with 400: path "
+            "separators (`/`, `\\`), `.` and `..`, control characters, Unicode format characters (category "
+            "Cf: bidirectional marks, embeddings, overrides and isolates such as U+200E, U+200F, U+202A to "
+            "U+202E, U+2066 to U+2069; zero-width characters) and the line and paragraph separators U+2028, "
+            "U+2029.")},
         "content_type": {"type": "string", "enum": ["application/pdf", "image/png", "image/jpeg"],
                          "description": "Checked against the content's signature; the content decides."},
         "content": {"type": "string", "contentEncoding": "base64",
@@ -155,7 +162,8 @@ def document(server_url: str) -> dict:
                                       "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}}),
                         "409": _problem("The Idempotency-Key was used with a different request."),
                         "413": _problem("An attachment is over 10 MiB, or all together over 25 MiB."),
-                        "415": _problem("Not JSON, or an attachment that is not PDF, PNG or JPEG by its content."),
+                        "415": _problem("Not JSON, or an attachment that is not PDF, PNG or JPEG by its content, "
+                                        "or whose `content_type` or file name ending does not fit its content."),
                         "429": _problem("Too many sends by this portal; see Retry-After."),
                     }),
                 },

@@ -1,4 +1,5 @@
-"""Checking a send before anything is stored: fields, attachment types by content, sizes.
+"""Checking a send before anything is stored: fields, attachment types by content, file names that
+fit the type, sizes.
 
 Problems are collected per field as JSON pointers into the request (RFC 9457
 ``errors``). Type and size problems of attachments carry their own status
@@ -8,6 +9,7 @@ Problems are collected per field as JSON pointers into the request (RFC 9457
 import base64
 import binascii
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
@@ -34,8 +36,31 @@ SIGNATURES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
 }
+# The endings a file name may have for each type (any case). The citizen's machine opens a saved
+# file by its name: "Bescheid.pdf.cmd" that sniffs as PDF would still be run as a batch file.
+EXTENSIONS = {"application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg")}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FILENAME_BAD = re.compile(r"[\x00-\x1f\x7f/\\]")
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+# Never in a file name: controls (C0 and C1), format characters (bidirectional overrides and isolates
+# show "Bescheid\u202efdp.cmd" as "Bescheiddmc.pdf"; zero-width ones hide), surrogates, and line and
+# paragraph separators.
+_FILENAME_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+
+
+def _filename_problem(filename) -> str | None:
+    """Why ``filename`` cannot be a file name as written, or ``None``."""
+    if not isinstance(filename, str) or not filename.strip() or len(filename) > MAX_FILENAME \
+            or _PATH_SEPARATORS.search(filename) or filename in (".", ".."):
+        return "A file name of 1 to 255 characters, without paths."
+    if any(unicodedata.category(ch) in _FILENAME_BAD_CATEGORIES for ch in filename):
+        return ("A file name must not hold control characters, format characters (such as bidirectional "
+                "overrides) or line separators.")
+    return None
+
+
+def _extension_fits(filename: str, content_type: str) -> bool:
+    """Whether the name ends the way files of ``content_type`` (what the content is) end."""
+    return filename.lower().endswith(EXTENSIONS[content_type])
 
 
 def sniff(content: bytes) -> str | None:
@@ -176,10 +201,9 @@ def _attachments(items, present) -> tuple[list[FileIn], list[dict]]:
         unknown = [k for k in item if k not in ATTACHMENT_FIELDS]
         errors.extend(_error(f"{where}/{k}", f"Unknown field '{k[:40]}'.") for k in unknown)
         filename, declared, encoded = item.get("filename"), item.get("content_type"), item.get("content")
-        if not isinstance(filename, str) or not filename.strip() or len(filename) > MAX_FILENAME \
-                or _FILENAME_BAD.search(filename) or filename in (".", "..") \
-                or any(0xD800 <= ord(ch) <= 0xDFFF for ch in filename):
-            errors.append(_error(f"{where}/filename", "A file name of 1 to 255 characters, without paths."))
+        name_problem = _filename_problem(filename)
+        if name_problem:
+            errors.append(_error(f"{where}/filename", name_problem))
         if not isinstance(declared, str):
             errors.append(_error(f"{where}/content_type", "'content_type' is required."))
             declared = None
@@ -209,8 +233,14 @@ def _attachments(items, present) -> tuple[list[FileIn], list[dict]]:
             errors.append(dict(_error(f"{where}/content_type", f"The content is {actual}, not {declared[:60]}."),
                                status=415))
             continue
-        if isinstance(filename, str):
-            files.append(FileIn(filename, actual, content))
+        if name_problem:
+            continue
+        if not _extension_fits(filename, actual):
+            endings = " or ".join(EXTENSIONS[actual])
+            errors.append(dict(_error(f"{where}/filename", f"The content is {actual}: the file name must end "
+                                                            f"in {endings}."), status=415))
+            continue
+        files.append(FileIn(filename, actual, content))
     if total > MAX_TOTAL_BYTES:
         errors.append(dict(_error("/attachments", "The attachments may have at most 25 MiB together."), status=413))
     return files, errors

@@ -112,3 +112,45 @@ def test_exactly_10_mib_is_accepted(send, kit):
     ten = kit.b64(b"%PDF-" + b"0" * (10 * MIB - 5))
     assert send(attachments=[{"filename": "ten.pdf", "content_type": "application/pdf", "content": ten}]
                 ).status_code == 201
+
+
+# A batch file whose first line is "%PDF-": it sniffs as PDF, and Windows runs it by its name.
+BATCH_AS_PDF = b"%PDF-1.4\r\ncalc.exe\r\n"
+
+
+def _file(filename: str, content: bytes, content_type: str, kit) -> dict:
+    return {"filename": filename, "content_type": content_type, "content": kit.b64(content)}
+
+
+@pytest.mark.parametrize("filename,content,content_type,endings", [
+    ("Bescheid.pdf.cmd", BATCH_AS_PDF, "application/pdf", ".pdf"),
+    ("Bescheid", BATCH_AS_PDF, "application/pdf", ".pdf"),
+    ("Bescheid.pdf.", BATCH_AS_PDF, "application/pdf", ".pdf"),
+    ("plan.pdf", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "image/png", ".png"),
+    ("foto.png", b"\xff\xd8\xff\xe0" + b"\x00" * 30, "image/jpeg", ".jpg or .jpeg"),
+], ids=["second-ending", "no-ending", "trailing-dot", "png-named-pdf", "jpeg-named-png"])
+def test_file_name_must_end_as_the_content_type_does(send, kit, filename, content, content_type, endings):
+    response = send(attachments=[_file(filename, content, content_type, kit)])
+    assert response.status_code == 415 and _pointers(response) == {"/attachments/0/filename"}
+    assert response.get_json()["detail"].endswith(f"must end in {endings}.")
+
+
+def test_file_name_endings_fit_in_any_case(send, kit):
+    files = [_file("BESCHEID.PDF", kit.pdf(), "application/pdf", kit), _file("Plan.Png", kit.PNG, "image/png", kit),
+             _file("foto.JPEG", kit.JPEG, "image/jpeg", kit), _file("foto.jpg", kit.JPEG, "image/jpeg", kit)]
+    assert send(attachments=files).status_code == 201
+
+
+@pytest.mark.parametrize("character", [
+    "\u202e", "\u202a", "\u2066", "\u2069", "\u200e", "\u200f", "\u200b", "\u2028", "\u2029", "\x85",
+])
+def test_file_name_with_bidi_format_or_separator_characters_is_400(send, kit, character):
+    response = send(attachments=[_file(f"Beschei{character}d.pdf", kit.pdf(), "application/pdf", kit)])
+    assert response.status_code == 400 and _pointers(response) == {"/attachments/0/filename"}
+
+
+def test_right_to_left_override_cannot_disguise_the_ending(send, kit):
+    # Shown as "Bescheiddmc.pdf", saved as "Bescheid…fdp.cmd".
+    response = send(attachments=[_file("Bescheid\u202efdp.cmd", BATCH_AS_PDF, "application/pdf", kit)])
+    assert response.status_code == 400 and _pointers(response) == {"/attachments/0/filename"}
+    assert "format characters" in response.get_json()["detail"]
