@@ -25,25 +25,40 @@ def _not_future(form, field):
         raise ValidationError(_l("Please enter a real date of birth."))
 
 
-class PersonFields:
-    """The data as on the ID card; the same fields for the citizen and for the counter."""
-
-    given_name = _text(_l("Given names"), "given-name", message=_l("Please enter your given names."))
-    family_name = _text(_l("Family name"), "family-name", message=_l("Please enter your family name."))
-    birthdate = DateField(_l("Date of birth"), validators=[InputRequired(_l("Please enter a valid date.")),
-                                                           _not_future],
-                          render_kw={"autocomplete": "bday"})
-    place_of_birth = _text(_l("Place of birth"), "off", message=_l("Please enter your place of birth."))
-    street_address = _text(_l("Street and house number"), "street-address", 200,
-                           message=_l("Please enter your street and house number."))
-    postal_code = StringField(_l("Postal code"), validators=[
-        DataRequired(_l("Please enter your postal code.")),
-        Regexp(r"^\s*\d{5}\s*$", message=_l("A German postal code has five digits."))],
-        render_kw={"autocomplete": "postal-code", "inputmode": "numeric"})
-    locality = _text(_l("Town"), "address-level2", message=_l("Please enter your town."))
+# The citizen enters their own data: the browser may fill it in (WCAG 1.3.5 asks for these purposes).
+OWN_DATA = {"given_name": "given-name", "family_name": "family-name", "birthdate": "bday",
+            "place_of_birth": "off", "street_address": "street-address", "postal_code": "postal-code",
+            "locality": "address-level2"}
+# The clerk types a citizen's data: their browser must not offer the clerk's own name and address.
+SOMEONE_ELSES_DATA = dict.fromkeys(OWN_DATA, "off")
 
 
-class CheckRequestForm(PersonFields, Form):
+def _person_fields(autocomplete: dict) -> type:
+    """The data as on the ID card, the same fields for the citizen and for the counter;
+    ``autocomplete`` gives each field's token (``OWN_DATA`` or ``SOMEONE_ELSES_DATA``)."""
+
+    class PersonFields:
+        given_name = _text(_l("Given names"), autocomplete["given_name"],
+                           message=_l("Please enter your given names."))
+        family_name = _text(_l("Family name"), autocomplete["family_name"],
+                            message=_l("Please enter your family name."))
+        birthdate = DateField(_l("Date of birth"), validators=[InputRequired(_l("Please enter a valid date.")),
+                                                               _not_future],
+                              render_kw={"autocomplete": autocomplete["birthdate"]})
+        place_of_birth = _text(_l("Place of birth"), autocomplete["place_of_birth"],
+                               message=_l("Please enter your place of birth."))
+        street_address = _text(_l("Street and house number"), autocomplete["street_address"], 200,
+                               message=_l("Please enter your street and house number."))
+        postal_code = StringField(_l("Postal code"), validators=[
+            DataRequired(_l("Please enter your postal code.")),
+            Regexp(r"^\s*\d{5}\s*$", message=_l("A German postal code has five digits."))],
+            render_kw={"autocomplete": autocomplete["postal_code"], "inputmode": "numeric"})
+        locality = _text(_l("Town"), autocomplete["locality"], message=_l("Please enter your town."))
+
+    return PersonFields
+
+
+class CheckRequestForm(_person_fields(OWN_DATA), Form):
     pass
 
 
@@ -74,7 +89,7 @@ DOCUMENT_LABELS = {"idcard": _l("Personalausweis (ID card)"), "passport": _l("Re
                    "residence_permit": _l("Elektronischer Aufenthaltstitel (eAT)")}
 
 
-class ConfirmForm(PersonFields, Form):
+class ConfirmForm(_person_fields(SOMEONE_ELSES_DATA), Form):
     document_type = SelectField(_l("Document type"), choices=[SelectChoice("", _l("Please choose"))] + [
         SelectChoice(value, DOCUMENT_LABELS[value]) for value in DOCUMENT_TYPES],
         validators=[DataRequired(_l("Please choose the document type."))])

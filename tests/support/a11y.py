@@ -19,11 +19,15 @@ AUTOCOMPLETE_TOKENS = {
     "tel", "tel-national", "email", "impp", "language", "off", "on",
 }
 # Fields that ask for personal data, and the purposes their autocomplete may name.
+# The identity fields may also be "off": at the Bürgerbüro counter a clerk types a citizen's data,
+# which is not the user's own (WCAG 1.3.5 covers the user's own), so the clerk's browser must not
+# fill in the clerk's. The citizen's own forms are held to their tokens by their tests
+# (tests/test_accessibility.py, tests/trust_levels/test_whole_path.py).
 EXPECTED_PURPOSE = {
     "email": {"email", "username"}, "new_email": {"email"}, "username": {"username"},
-    "name": {"name"}, "given_name": {"given-name"}, "family_name": {"family-name"},
-    "phone_number": {"tel"}, "street_address": {"street-address"}, "postal_code": {"postal-code"},
-    "locality": {"address-level2"}, "code": {"one-time-code"},
+    "name": {"name"}, "given_name": {"given-name", "off"}, "family_name": {"family-name", "off"},
+    "birthdate": {"bday", "off"}, "phone_number": {"tel"}, "street_address": {"street-address", "off"},
+    "postal_code": {"postal-code", "off"}, "locality": {"address-level2", "off"}, "code": {"one-time-code"},
     "password": {"current-password", "new-password"}, "password_repeat": {"new-password"},
     "current_password": {"current-password"},
 }

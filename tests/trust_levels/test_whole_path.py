@@ -29,6 +29,16 @@ def test_citizen_gets_code_and_qr_with_autocomplete_tokens(citizen):
     assert code in overview  # the account-page section shows the waiting code
 
 
+def test_the_counter_form_does_not_fill_in_the_clerks_own_data(citizen, office, make_staff):
+    """The clerk types the citizen's data: their browser must not offer the clerk's own name, birthday or
+    address (WCAG 1.3.5 purposes are for the user's own data); the citizen's form keeps them (above)."""
+    staff = make_staff(office["id"])
+    page = staff.get(look_up(staff, request_check(citizen)).headers["Location"])
+    soup = Browser.soup(page)
+    tokens = {name: soup.select_one(f"{FORM} [name={name}]").get("autocomplete") for name in PERSON}
+    assert tokens == dict.fromkeys(PERSON, "off")
+
+
 def test_check_form_errors_are_shown_next_to_fields(citizen):
     response = citizen.submit("/account/identity", {**PERSON, "birthdate": "2999-01-01", "postal_code": "12"},
                               selector=FORM)
