@@ -44,7 +44,8 @@ def purge(days, as_json):
 
 @postbox_group.command("reindex")
 def reindex():
-    """Index the subjects of portals citizens signed in to before the postbox was installed."""
+    """Index the subjects of portals citizens signed in to before the postbox was installed (or, for
+    portals with public subjects, before their sign-ins were indexed)."""
     from ..idp.models import Account
     from ..idp.oidc.models import Client, PortalSignIn
     from . import service

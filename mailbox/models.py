@@ -76,11 +76,13 @@ class Attachment(db.Model):
 
 
 class PortalSubject(db.Model):
-    """Which account a pairwise ``sub`` of one sector stands for.
+    """Which account a ``sub`` a portal received stands for, and that the citizen signed in there.
 
     Pairwise subjects are one-way (an HMAC), so the postbox remembers each one
     when a portal of that sector receives it at sign-in (``hooks.portal_sign_in``);
-    a sender's recipient is then one index lookup.
+    a sender's recipient is then one index lookup. Public subjects (the account's
+    uuid) are kept per portal, with ``sector`` ``public-client:<client_id>``: a
+    portal may address only citizens who signed in at it (``service._index_sector``).
     """
 
     __tablename__ = "postbox_portal_subject"

@@ -91,7 +91,9 @@ SEND = {
     "additionalProperties": False,
     "properties": {
         "recipient": {"type": "string", "minLength": 1, "maxLength": MAX_RECIPIENT,
-                      "description": "The citizen's `sub` as the sending portal knows it (pairwise)."},
+                      "description": "The citizen's `sub` as the sending portal knows it (pairwise, or public "
+                                     "for portals registered so). Only a citizen who signed in at this portal "
+                                     "(pairwise: at a portal of its sector) can be addressed; else 400."},
         "subject": {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT},
         "body": {"type": "string", "description": "Plain text, at most 64 KiB (UTF-8)."},
         "kind": {"type": "string", "enum": list(KINDS), "default": "notice"},

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..idp import events, mail
@@ -23,6 +23,7 @@ from ..idp.extensions import db
 from ..idp.hooks import LEVELS
 from ..idp.models import Account
 from ..idp.oidc import claims
+from ..idp.oidc.models import PortalSignIn
 from ..idp.timeutil import utcnow
 from ..idp.upsert import insert_unless_present
 from . import sealing, storage
@@ -47,25 +48,52 @@ class CursorInvalid(ValueError):
 
 # --- recipients -------------------------------------------------------------------------
 
+def _index_sector(client) -> str:
+    """Where the index keeps the subjects ``client`` receives.
+
+    Pairwise subjects are one per sector, so a row per sector says "signed in at a portal of this
+    sector". A public subject is the account's uuid everywhere, so it says nothing about where the
+    citizen signed in: those rows are kept per portal. A sector_identifier spelled like this key
+    would do no harm: its rows hold HMAC subjects, never a uuid, and every hit is recomputed.
+    """
+    return f"public-client:{client.client_id}" if client.subject_type == "public" else client.sector
+
+
 def index_subject(account: Account, client) -> None:
-    """Remember the portal sector's ``sub`` for ``account`` (hook at every code issuance)."""
-    if client.subject_type == "public":
-        return  # a public sub is the account's uuid: found without an index
+    """Remember the ``sub`` the portal received for ``account`` (hook at every code issuance).
+
+    Only a citizen indexed for a portal can be addressed by it (``resolve_recipient``).
+    """
     # One statement whether it is known already, new, or indexed by a parallel sign-in just now.
-    insert_unless_present(PortalSubject, sector=client.sector, subject=claims.subject_for(client, account),
+    insert_unless_present(PortalSubject, sector=_index_sector(client), subject=claims.subject_for(client, account),
                           account_id=account.id)
 
 
 def resolve_recipient(client, subject: str) -> Account:
-    """The account that ``client`` knows as ``subject``; checked against the subject function."""
-    if client.subject_type == "public":
-        account = Account.query.filter_by(uuid=subject).first()
-    else:
-        row = PortalSubject.query.filter_by(sector=client.sector, subject=subject).first()
-        account = db.session.get(Account, row.account_id) if row else None
+    """The account that ``client`` knows as ``subject``, if the citizen signed in there (for a
+    pairwise portal: at a portal of its sector); checked against the subject function."""
+    row = PortalSubject.query.filter_by(sector=_index_sector(client), subject=subject).first()
+    account = db.session.get(Account, row.account_id) if row else _signed_in_before_indexing(client, subject)
     # Recomputing guards against stale index rows (say, after the service secret changed).
     if account is None or claims.subject_for(client, account) != subject:
         raise RecipientUnknown(subject)
+    return account
+
+
+def _signed_in_before_indexing(client, subject: str) -> Account | None:
+    """A citizen who signed in at a public-subject portal before such sign-ins were indexed.
+
+    Until then a public ``sub`` was resolved without the index, so portals sent to citizens of
+    theirs that have no row. Every code issuance records a ``PortalSignIn`` (kept until the
+    account or the portal goes), which proves the sign-in; the row is indexed now, once.
+    """
+    if client.subject_type != "public":
+        return None
+    account = Account.query.filter_by(uuid=subject).first()
+    if account is None or not db.session.scalar(select(exists().where(
+            PortalSignIn.account_id == account.id, PortalSignIn.client_id == client.client_id))):
+        return None
+    index_subject(account, client)
     return account
 
 
