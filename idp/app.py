@@ -1,9 +1,11 @@
 """The application factory: configuration, extensions, parts, error pages, headers."""
 
 import os
+import time
+from math import ceil
 
 from flask import Flask, render_template, request
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -15,7 +17,8 @@ from .hooks import Hooks
 from .mail import deliver_queued_after_request
 from .sessions import DatabaseSessionInterface
 from .throttle import Throttled
-from .web import problem, refuse_nul_characters, security_headers, select_locale, wants_problem_json
+from .web import (SIGN_IN_ENDPOINTS, form_page, page_endpoint, problem, refuse_nul_characters,
+                  security_headers, select_locale, sign_in_url, wants_problem_json)
 
 MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "migrations"
 
@@ -121,9 +124,8 @@ def _register_error_handlers(app: Flask) -> None:
             response.headers.update(headers)
             return response
         return render_template("error.html", status=429, title=_("Too many attempts"),
-                               message=_("Too many failed attempts. Please wait %(minutes)s minute(s) "
-                                         "and try again.", minutes=max(1, (exc.retry_after + 59) // 60)),
-                               retry_after=exc.retry_after), 429, headers
+                               message=f'{_("Too many failed attempts.")} {wait_sentence(exc.retry_after)}',
+                               back=back_link(), retry_after=exc.retry_after), 429, headers
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -139,10 +141,11 @@ def _register_error_handlers(app: Flask) -> None:
             return problem(429, "Too Many Requests", exc.description)
         if wants_problem_json():
             return problem(exc.code or 500, exc.name, exc.description)
+        if exc.code == 429:
+            return _too_many_requests_page()
         titles = {400: _("Bad request"), 403: _("Access denied"), 404: _("Page not found"),
-                  405: _("Method not allowed"), 413: _("Too large"), 429: _("Too many requests")}
-        messages = {404: _("The page you asked for does not exist."),
-                    429: _("Too many requests. Please wait a moment and try again.")}
+                  405: _("Method not allowed"), 413: _("Too large")}
+        messages = {404: _("The page you asked for does not exist.")}
         return render_template("error.html", status=exc.code, title=titles.get(exc.code, exc.name),
                                message=messages.get(exc.code, _("The request could not be processed."))), exc.code
 
@@ -156,3 +159,43 @@ def _register_error_handlers(app: Flask) -> None:
             return problem(500, "Internal Server Error")
         return render_template("error.html", status=500, title=_("Something went wrong"),
                                message=_("Please try again later.")), 500
+
+
+def _too_many_requests_page():
+    """A rate limit (Flask-Limiter) was hit: say how long it holds, as its Retry-After header does."""
+    seconds = _limit_wait_seconds()
+    if seconds is None:
+        message = _("Too many requests. Please wait a moment and try again.")
+    else:
+        message = f'{_("Too many requests.")} {wait_sentence(seconds)}'
+    return render_template("error.html", status=429, title=_("Too many requests"), message=message,
+                           back=back_link()), 429
+
+
+def _limit_wait_seconds() -> int | None:
+    """Seconds until the limit this request broke lets it through, computed as for Retry-After."""
+    limit = limiter.current_limit
+    if limit is None:
+        return None
+    return max(1, int(limit.reset_at - time.time()))
+
+
+def wait_sentence(seconds: int) -> str:
+    """How long to wait, as a person reads it: whole minutes (rounded up) from a minute on, else seconds."""
+    if seconds >= 60:
+        return ngettext("Please wait %(num)d minute and try again.",
+                        "Please wait %(num)d minutes and try again.", ceil(seconds / 60))
+    return ngettext("Please wait %(num)d second and try again.",
+                    "Please wait %(num)d seconds and try again.", max(1, seconds))
+
+
+def back_link() -> dict:
+    """The error page's way back: to the form that was sent, or to the sign-in when that is unclear."""
+    page = form_page()
+    if page is None:
+        record = auth.current_record()
+        return {"url": sign_in_url(record.kind if record is not None else "citizen"),
+                "label": _("Back to sign-in")}
+    if page_endpoint(page.split("?", 1)[0]) in SIGN_IN_ENDPOINTS.values():
+        return {"url": page, "label": _("Back to sign-in")}
+    return {"url": page, "label": _("Back to the form")}

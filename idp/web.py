@@ -1,8 +1,10 @@
 """Cross-cutting web concerns: security headers, safe redirects, language, problem details."""
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from flask import current_app, has_request_context, jsonify, request, session
+from flask import current_app, has_request_context, jsonify, request, session, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 # Endpoints that portals call server to server (token, userinfo, JWKS, the APIs): they answer
 # problem details or OAuth errors, and ignore the browser session cookie.
@@ -50,6 +52,55 @@ def safe_next(target: str | None, default: str = "/account") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+# Where each kind of browser session signs in. The staff sign-in belongs to trust_levels, which idp
+# does not import: staff sessions exist only with it, so its endpoint is named, not imported.
+SIGN_IN_ENDPOINTS = {"citizen": "auth.sign_in", "staff": "trust_staff.sign_in"}
+
+
+def sign_in_url(kind: str = "citizen", next_url: str | None = None) -> str:
+    """The sign-in page for a session of ``kind``, returning to ``next_url`` (a path of this service)."""
+    endpoint = SIGN_IN_ENDPOINTS.get(kind, SIGN_IN_ENDPOINTS["citizen"])
+    if endpoint not in current_app.view_functions:
+        endpoint = SIGN_IN_ENDPOINTS["citizen"]
+    return url_for(endpoint, next=next_url)  # (no next: no parameter)
+
+
+def form_page() -> str | None:
+    """The page the form just posted came from, or ``None`` when that cannot be told.
+
+    Browsers send no Referer here (``Referrer-Policy: no-referrer``), so the page is found from the
+    address the form was posted to: forms either post to their own page (``/account/password``,
+    ``/sign-in?next=...``, query kept) or to an action below it (``/staff/verifications/<id>/revoke``,
+    ``/postbox/<id>/delete``), so the nearest address at or above it that shows a page is taken.
+    A form that carries where to go afterwards in a ``next`` field (the sign-in) gets it back as
+    ``?next=``, its page's way of receiving it. The start page is no form's page.
+    """
+    if request.method != "POST" or request.path.startswith(MACHINE_PATHS):
+        return None
+    if page_endpoint(request.path) is not None:
+        page = request.full_path.rstrip("?")
+        if not request.query_string and safe_next(request.form.get("next"), default=None):
+            page = f"{request.path}?{urlencode({'next': request.form['next']})}"
+        return safe_next(page, default=None)
+    path = request.path.rstrip("/")
+    while "/" in path.strip("/"):
+        path = path.rsplit("/", 1)[0]
+        if page_endpoint(path) is not None:
+            return path
+    return None
+
+
+def page_endpoint(path: str) -> str | None:
+    """The endpoint that shows ``path`` to a browser (answers GET), or ``None``; the start page is none."""
+    if path in ("", "/"):
+        return None
+    try:
+        endpoint, _arguments = current_app.url_map.bind("").match(path, method="GET")
+    except (HTTPException, RequestRedirect):
+        return None
+    return endpoint
 
 
 def select_locale() -> str:
