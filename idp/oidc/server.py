@@ -90,8 +90,25 @@ class AuthorizationServer(_FlaskAuthorizationServer):
                        refresh_expires_at=old.refresh_expires_at if refresh else None)
         else:
             row["grant_id"] = str(uuid.uuid4())
-        # Unset values are left out, so they are SQL NULL (a JSON column given None would store 'null').
-        db.session.execute(_INSERT_TOKEN, {name: value for name, value in row.items() if value is not None})
+        rows = [row]
+        if old is not None and refresh and set(row["scope"].split()) != set((old.scope or "").split()):
+            rows = _narrowed_refresh_rows(row, old.scope)
+        for values in rows:
+            # Unset values are left out, so they are SQL NULL (a JSON column given None would store 'null').
+            db.session.execute(_INSERT_TOKEN, {name: value for name, value in values.items() if value is not None})
+
+
+def _narrowed_refresh_rows(row: dict, granted_scope: str) -> list[dict]:
+    """A refresh that asked for less: the access token has the narrower scope, the new refresh
+    token keeps the grant's (RFC 6749 §6), so that a later refresh can ask for all of it again.
+
+    A row has one scope, so the refresh token gets a row of its own. Its access token column
+    cannot be empty: it holds the hash of a value nobody was given, revoked from the start.
+    """
+    access_row = dict(row, refresh_token=None, refresh_expires_at=None)
+    refresh_row = dict(row, scope=granted_scope, access_token=hash_token(secrets.token_urlsafe(32)),
+                       access_token_revoked_at=row["issued_at"])
+    return [access_row, refresh_row]
 
 
 def _load_client(client_id: str) -> Client | None:
@@ -104,7 +121,8 @@ forget_on_change(Client, "clients", "client_jwks")
 
 
 def token_generator(config):
-    """Bearer tokens with short access lifetimes; refresh tokens only with ``offline_access``.
+    """Bearer tokens with short access lifetimes; refresh tokens only with ``offline_access``,
+    and on every refresh (rotation), also when it asked for a narrower scope without it.
 
     Opaque tokens (stored hashed by ``save_token``), or for a portal registered with
     ``access_token_format = jwt`` its client-credentials tokens as RFC 9068 JWTs
@@ -122,8 +140,10 @@ def token_generator(config):
             scopes = [s for s in scopes if s not in claims.USER_SCOPES]
         scopes = api_scopes.for_grant(scopes, grant_type)
         check_audience(list_to_scope(scopes))
-        include_refresh_token = (include_refresh_token and "offline_access" in scopes
-                                 and client.check_grant_type("refresh_token"))
+        # A refresh token exists only where offline access was granted, so a refresh always gets
+        # its successor: ``scope`` there may narrow the access token, never the grant (RFC 6749 §6).
+        include_refresh_token = (include_refresh_token and client.check_grant_type("refresh_token")
+                                 and ("offline_access" in scopes or grant_type == "refresh_token"))
         generator = signed if access_tokens.issues_jwt(grant_type, client) else bearer
         return generator(grant_type, client, user, list_to_scope(scopes), expires_in, include_refresh_token)
 

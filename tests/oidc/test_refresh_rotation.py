@@ -57,3 +57,35 @@ def test_refresh_token_has_an_absolute_lifetime(rp, citizen, app):
 
 def test_no_refresh_token_without_offline_access(rp, citizen):
     assert "refresh_token" not in rp.tokens("openid email")
+
+
+def _introspect(rp, token):
+    return rp.http.post("/oauth/introspect", data={"token": token}, headers=rp.basic_auth()).get_json()
+
+
+def test_refresh_with_a_narrower_scope_narrows_the_access_token_only(rp, citizen):
+    tokens = rp.tokens("openid email offline_access")
+    narrow = rp.refresh(tokens["refresh_token"], scope="openid").get_json()
+    assert narrow["scope"] == "openid" and narrow["refresh_token"] != tokens["refresh_token"]
+    assert "email" not in rp.userinfo(narrow["access_token"]).get_json()
+    # RFC 6749 §6: a new refresh token has the scope of the one presented, not the narrower one.
+    assert set(_introspect(rp, narrow["refresh_token"])["scope"].split()) == {"openid", "email", "offline_access"}
+    full = rp.refresh(narrow["refresh_token"]).get_json()
+    assert set(full["scope"].split()) == {"openid", "email", "offline_access"}
+    assert rp.userinfo(full["access_token"]).get_json()["email"] == citizen["email"]
+
+
+def test_refresh_token_keeps_the_originally_granted_scope(rp, citizen):
+    tokens = rp.tokens("openid email offline_access")
+    narrow = rp.refresh(tokens["refresh_token"], scope="openid offline_access").get_json()
+    assert set(narrow["scope"].split()) == {"openid", "offline_access"}
+    full = rp.refresh(narrow["refresh_token"]).get_json()
+    assert "email" in full["scope"].split()
+
+
+def test_reusing_a_refresh_token_rotated_by_a_narrower_refresh_revokes_the_family(rp, citizen):
+    tokens = rp.tokens("openid email offline_access")
+    narrow = rp.refresh(tokens["refresh_token"], scope="openid").get_json()
+    assert rp.refresh(tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert rp.refresh(narrow["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert rp.userinfo(narrow["access_token"]).status_code == 401
