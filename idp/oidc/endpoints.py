@@ -17,7 +17,7 @@ from ..autocommit import autocommit
 from ..cache import cache, forget
 from ..extensions import csrf, db
 from . import api_scopes, claims, keys
-from .server import server
+from .server import CLIENT_ASSERTION_ALGORITHMS, server
 
 bp = Blueprint("oidc_endpoints", __name__)
 MAX_PARAMETER = 4096
@@ -112,7 +112,7 @@ def _metadata() -> dict:
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": auth_methods,
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods[:3],
         "code_challenge_methods_supported": ["S256"],

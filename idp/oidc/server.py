@@ -21,6 +21,8 @@ from authlib.oauth2.rfc9207 import IssuerParameter as _IssuerParameter
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
 from flask import current_app, has_request_context, request
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import insert, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,6 +40,9 @@ SERVER_KEY = "buergerkonto.oidc.server"
 PROTECTOR_KEY = "buergerkonto.oidc.resource_protector"
 ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+# What ``private_key_jwt`` assertions may be signed with: advertised in discovery and the only ones
+# accepted (never ``none`` or HS256, which a public key set cannot check anyway).
+CLIENT_ASSERTION_ALGORITHMS = ["ES256", "RS256", "PS256"]
 
 
 def server():
@@ -186,6 +191,16 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def get_audiences(self):
         issuer = current_app.config["ISSUER"]
         return [issuer, issuer + request.path]
+
+    def process_assertion_claims(self, assertion, resolve_key):
+        """Authlib's, with the advertised algorithms named: without ``algorithms`` joserfc accepts
+        only the ones it recommends (ES256, RS256, HS256) and refuses PS256."""
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=CLIENT_ASSERTION_ALGORITHMS)
+        except JoseError as error:
+            raise InvalidClientError(description=error.description) from error
+        self.verify_claims(token.claims)
+        return token.claims
 
     def verify_claims(self, claims):
         super().verify_claims(claims)

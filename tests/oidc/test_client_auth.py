@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -111,6 +111,41 @@ def test_private_key_jwt_with_alg_none_is_refused(key_rp, citizen):
     parts = [base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=").decode() for p in ({"alg": "none"}, claims)]
     response = _redeem_with_assertion(key_rp, key_rp.code(), ".".join(parts) + ".")
     assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"
+
+
+def _signing_key(alg):
+    return ECKey.generate_key("P-256", private=True) if alg.startswith("ES") else RSAKey.generate_key(2048, private=True)
+
+
+def _rp_with_key(make_rp, key):
+    return make_rp(token_endpoint_auth_method="private_key_jwt",
+                   jwks={"keys": [dict(key.as_dict(private=False), kid="k1", use="sig")]})
+
+
+def _signed_assertion(rp, key, alg):
+    now = int(time.time())
+    claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": "http://localhost/oauth/token",
+              "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+    return jwt.encode({"alg": alg, "kid": "k1"}, claims, key, algorithms=[alg])
+
+
+def test_every_assertion_algorithm_discovery_advertises_is_accepted(make_rp, client, citizen):
+    advertised = client.get("/.well-known/openid-configuration").get_json()[
+        "token_endpoint_auth_signing_alg_values_supported"]
+    assert "PS256" in advertised
+    for alg in advertised:
+        key = _signing_key(alg)
+        rp = _rp_with_key(make_rp, key)
+        response = _redeem_with_assertion(rp, rp.code(), _signed_assertion(rp, key, alg))
+        assert response.status_code == 200, (alg, response.get_json())
+
+
+@pytest.mark.parametrize("alg", ["PS384", "RS512", "ES384"])
+def test_assertion_signed_with_an_algorithm_discovery_does_not_advertise_is_refused(make_rp, citizen, alg):
+    key = ECKey.generate_key("P-384", private=True) if alg == "ES384" else _signing_key(alg)
+    rp = _rp_with_key(make_rp, key)
+    response = _redeem_with_assertion(rp, rp.code(), _signed_assertion(rp, key, alg))
+    assert response.get_json()["error"] == "invalid_client"
 
 
 class PortalKeys:
