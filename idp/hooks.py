@@ -38,7 +38,7 @@ class Hooks:
     # resumes the portal's pending request afterwards.
     step_up_options: list[Callable] = field(default_factory=list)
     # fn(account, client) called in the transaction that issues a portal an authorization code
-    # (the postbox indexes the portal's pairwise subject to address the citizen by it)
+    # (the postbox indexes the portal's subject, pairwise or public, to address the citizen by it)
     portal_sign_in: list[Callable] = field(default_factory=list)
     # name -> fn() -> rows deleted: a part's rows nothing needs any more, removed by
     # ``buergerkonto purge`` after the core's (browser sessions first); the caller commits
