@@ -1,6 +1,7 @@
 """Registering portals: the one place that decides what a valid client is.
 
-Used by the CLI (and the demo). Redirect URIs are compared exactly later, so
+Used by the CLI (and the demo). Redirect URIs are compared exactly later (but
+for the port of a native app's loopback URI, ``Client.check_redirect_uri``), so
 they are checked strictly here: absolute, no fragment, ``https`` - or
 ``http`` only for loopback addresses (RFC 8252 §7.3, RFC 9700 §2.1).
 """

@@ -9,9 +9,11 @@ revoke everything that grant produced.
 """
 
 import hmac
+import re
 import time
 import uuid
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from authlib.integrations.sqla_oauth2 import (OAuth2AuthorizationCodeMixin, OAuth2ClientMixin,
                                               OAuth2TokenMixin)
@@ -89,8 +91,6 @@ class Client(db.Model, OAuth2ClientMixin):
     @property
     def sector(self) -> str:
         """Pairwise subjects are computed per sector: the configured one or the redirect host."""
-        from urllib.parse import urlsplit
-
         if self.sector_identifier:
             return self.sector_identifier
         return urlsplit(self.redirect_uris[0]).hostname if self.redirect_uris else self.client_id
@@ -101,12 +101,43 @@ class Client(db.Model, OAuth2ClientMixin):
         return hmac.compare_digest(self.client_secret, hash_secret(client_secret))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        """Exact string comparison against the registered URIs (RFC 9700 §4.1.3)."""
-        return redirect_uri in self.redirect_uris
+        """Exact string comparison against the registered URIs (RFC 9700 §4.1.3), except the port
+        of a native app's loopback URI.
+
+        A native app (a public client) listens on whatever port the system gives it at the moment
+        (RFC 8252 §7.3): for a registered ``http`` URI on a loopback IP literal any port matches,
+        everything else exactly. Not ``localhost``: a name can resolve elsewhere (RFC 8252 §8.3).
+        The code stays bound to the exact URI used here (Authlib compares it at the token endpoint).
+        """
+        if redirect_uri in self.redirect_uris:
+            return True
+        if not self.is_public or not isinstance(redirect_uri, str):
+            return False
+        requested = _loopback_without_port(redirect_uri)
+        return requested is not None and any(
+            _loopback_without_port(registered) == requested for registered in self.redirect_uris)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         """A client authenticates the way it registered, at every endpoint."""
         return method == self.token_endpoint_auth_method
+
+
+LOOPBACK_SCHEME = "http://"
+_LOOPBACK_AUTHORITY = re.compile(r"(127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?")
+
+
+def _loopback_without_port(uri: str) -> tuple[str, str] | None:
+    """(host, everything after the authority) of an ``http`` URI on a loopback IP literal with a
+    valid port or none; ``None`` for every other URI. Read from the raw string, so that the rest
+    compares exactly (no normalising of case or escapes)."""
+    if not uri.startswith(LOOPBACK_SCHEME):
+        return None
+    rest = uri[len(LOOPBACK_SCHEME):]
+    end = min([i for i in (rest.find(ch) for ch in "/?#") if i >= 0] or [len(rest)])
+    found = _LOOPBACK_AUTHORITY.fullmatch(rest[:end])
+    if found is None or (found[2] is not None and not 0 < int(found[2]) < 65536):
+        return None
+    return found[1], rest[end:]
 
 
 class AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
