@@ -24,6 +24,7 @@ def init_app(app):
     hooks.exporters["federation"] = integration.export
     hooks.deleters.append(integration_delete)
     hooks.purgers["federation_sessions"] = integration_purge
+    hooks.purgers["federation_logout_tokens"] = integration_purge_logout_tokens
     app.extensions["buergerkonto.account_sections"].append(integration.account_section)
     app.context_processor(integration.sign_in_extras)
     app.extensions.setdefault("buergerkonto.demo_services", []).append(demo.start)
@@ -45,3 +46,9 @@ def integration_purge() -> int:
     from .service import purge_sessions
 
     return purge_sessions()
+
+
+def integration_purge_logout_tokens() -> int:
+    from .service import purge_logout_tokens
+
+    return purge_logout_tokens()

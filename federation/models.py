@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..idp.cache import forget_on_change
@@ -89,10 +89,31 @@ class FederatedSession(db.Model):
     level: Mapped[str] = mapped_column(String(16), default="low")
     amr: Mapped[list | None] = mapped_column(JSON)
     id_token_enc: Mapped[str | None] = mapped_column(Text)
+    # When the upstream authenticated the citizen (its ``auth_time``, else the ID token's ``iat``):
+    # on the upstream's clock, like a logout token's ``iat``, which ends only sessions from before it.
+    # NULL for sessions signed in before it was kept.
+    upstream_auth_time: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 
     identity: Mapped[FederatedIdentity] = relationship()
+
+
+class UpstreamLogoutToken(db.Model):
+    """An upstream logout token that was accepted, by issuer and ``jti``: each is accepted once.
+
+    Kept until the token would be refused for its age anyway (``expires_at``, Unix
+    seconds: ``iat`` + ``UPSTREAM_LOGOUT_TOKEN_MAX_AGE`` + clock skew); ``buergerkonto
+    purge`` drops it then.
+    """
+
+    __tablename__ = "federation_logout_token"
+    __table_args__ = (UniqueConstraint("issuer", "jti", name="uq_federation_logout_token_issuer_jti"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[int] = mapped_column(Integer, index=True)
 
 
 # Discovery and every sign-in page read the upstream settings through caches (idp.cache).

@@ -17,8 +17,9 @@ from ..idp.extensions import db
 from ..idp.hooks import LEVELS
 from ..idp.models import Account
 from ..idp.timeutil import utcnow
+from ..idp.upsert import insert_unless_present
 from . import client, discovery, levels, tokens
-from .models import FederatedIdentity, FederatedSession
+from .models import FederatedIdentity, FederatedSession, UpstreamLogoutToken
 from .settings import UpstreamSettings
 
 FLOWS_KEY = "federation_flows"
@@ -180,8 +181,9 @@ def find_identity(issuer: str, subject: str) -> FederatedIdentity | None:
     return FederatedIdentity.query.filter_by(issuer=issuer, subject=subject).first()
 
 
-def _verified_at(result: UpstreamSignIn) -> datetime:
-    return datetime.fromtimestamp(result.auth_time, UTC).replace(tzinfo=None)
+def _utc(seconds: float) -> datetime:
+    """A Unix time as the naive UTC datetime the columns hold."""
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
 def _record_proof(identity: FederatedIdentity, result: UpstreamSignIn) -> None:
@@ -195,7 +197,7 @@ def _record_proof(identity: FederatedIdentity, result: UpstreamSignIn) -> None:
         identity.claims = result.claims
         identity.acr = result.acr
         identity.level = result.level
-        identity.verified_at = _verified_at(result)
+        identity.verified_at = _utc(result.auth_time)
 
 
 def sign_in(identity: FederatedIdentity, result: UpstreamSignIn):
@@ -213,7 +215,7 @@ def sign_in(identity: FederatedIdentity, result: UpstreamSignIn):
     db.session.add(FederatedSession(
         sid=record.sid, identity_id=identity.id, issuer=result.issuer, upstream_subject=result.subject,
         upstream_sid=result.upstream_sid, acr=result.acr, level=result.level, amr=result.amr,
-        id_token_enc=result.id_token_enc))
+        upstream_auth_time=_utc(result.auth_time), id_token_enc=result.id_token_enc))
     return record
 
 
@@ -354,11 +356,30 @@ def purge_sessions(kept: timedelta = timedelta(days=1)) -> int:
         FederatedSession.ended_at < now - kept, gone))).rowcount
 
 
+def purge_logout_tokens() -> int:
+    """Delete the ids of logout tokens that would be refused for their age anyway (``buergerkonto purge``)."""
+    return db.session.execute(delete(UpstreamLogoutToken).where(
+        UpstreamLogoutToken.expires_at < int(time.time()))).rowcount
+
+
+def accept_logout_token_once(settings: UpstreamSettings, claims: dict) -> None:
+    """Remember a validated logout token's ``jti`` until its age refuses it; a second delivery is a
+    replay (``tokens.TokenRejected``). One statement, so two deliveries at once cannot both pass."""
+    if not insert_unless_present(UpstreamLogoutToken, issuer=settings.issuer, jti=claims["jti"],
+                                 expires_at=tokens.logout_token_expiry(claims)):
+        raise tokens.TokenRejected("replay")
+
+
 def upstream_logout(settings: UpstreamSettings, claims: dict) -> list:
-    """End the Bürgerkonto sessions an upstream logout token names (by ``sid``, else by ``sub``)."""
+    """End the Bürgerkonto sessions an upstream logout token names (by ``sid``, else by ``sub``).
+
+    Only sessions the upstream authenticated up to the token's ``iat`` (both on the upstream's
+    clock): a token delivered late does not end a sign-in that came after the logout.
+    """
     from ..idp.models import WebSession
 
-    query = FederatedSession.query.filter_by(issuer=settings.issuer, ended_at=None)
+    query = FederatedSession.query.filter_by(issuer=settings.issuer, ended_at=None).filter(or_(
+        FederatedSession.upstream_auth_time.is_(None), FederatedSession.upstream_auth_time <= _utc(claims["iat"])))
     if claims.get("sid"):
         query = query.filter_by(upstream_sid=claims["sid"])
         if claims.get("sub"):

@@ -6,6 +6,7 @@ rules (iss, aud, exp, iat, nonce, azp, at_hash), plus what this service relies
 on: a string ``sub``, a plausible ``auth_time``, a string ``acr``.
 """
 
+import math
 import time
 
 from authlib.oidc.core import CodeIDToken
@@ -20,6 +21,8 @@ from .settings import UpstreamSettings
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # Asymmetric algorithms only: "none" and the HMAC family are never accepted.
 ACCEPTED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+# A logout token's jti is remembered (``UpstreamLogoutToken.jti``); longer ones are refused.
+MAX_JTI_LENGTH = 255
 
 
 class TokenRejected(Exception):
@@ -158,7 +161,19 @@ def validate_logout_token(settings: UpstreamSettings, logout_token: str) -> dict
         raise TokenRejected("missing_claim:sid,sub")
     if (sid is not None and not isinstance(sid, str)) or (sub is not None and not isinstance(sub, str)):
         raise TokenRejected("invalid_claim:sid")
-    max_age = int(current_app.config.get("UPSTREAM_LOGOUT_TOKEN_MAX_AGE", 300))
-    if not isinstance(claims["iat"], (int, float)) or claims["iat"] < time.time() - max_age - _leeway():
+    if not 0 < len(claims["jti"]) <= MAX_JTI_LENGTH:
+        raise TokenRejected("invalid_claim:jti")
+    if not isinstance(claims["iat"], (int, float)) or _logout_token_accepted_until(claims) < time.time():
         raise TokenRejected("invalid_claim:iat")
     return claims
+
+
+def _logout_token_accepted_until(claims: dict) -> float:
+    """Until when a logout token passes the age check: ``iat`` + the maximum age + clock skew."""
+    return claims["iat"] + int(current_app.config.get("UPSTREAM_LOGOUT_TOKEN_MAX_AGE", 300)) + _leeway()
+
+
+def logout_token_expiry(claims: dict) -> int:
+    """The whole second after which a validated logout token is refused for its age anyway:
+    how long its ``jti`` must be remembered to refuse a replay."""
+    return math.ceil(_logout_token_accepted_until(claims))

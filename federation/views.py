@@ -225,6 +225,7 @@ def backchannel_logout():
         return {"error": "invalid_request", "error_description": "logout_token missing"}, 400, headers
     try:
         claims = tokens.validate_logout_token(settings, logout_token)
+        service.accept_logout_token_once(settings, claims)
     except tokens.TokenRejected as exc:
         events.record("federation:logout_token:invalid", None, reason=exc.reason)
         db.session.commit()

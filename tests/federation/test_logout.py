@@ -57,6 +57,52 @@ def test_logout_token_signed_by_the_upstream_is_accepted(app, browser, client, f
     assert live_sessions(app, account_id) == 0
 
 
+def _post_logout_token(client, upstream, claims):
+    token = upstream.admin("sign", claims=claims, header={"typ": "logout+jwt"})["jwt"]
+    return client.post("/federation/backchannel-logout", data={"logout_token": token}), token
+
+
+def test_a_replayed_logout_token_is_refused_and_ends_nothing(app, browser, client, federated, upstream):
+    from buergerkonto.federation.models import UpstreamLogoutToken
+
+    account_id = _create(browser, federated)
+    claims = _logout_claims(upstream)
+    accepted, token = _post_logout_token(client, upstream, claims)
+    assert accepted.status_code == 200
+    assert live_sessions(app, account_id) == 0
+    # Its id is kept exactly as long as the token passes the age check (iat + maximum age + clock skew).
+    with app.app_context():
+        assert UpstreamLogoutToken.query.filter_by(jti=claims["jti"]).one().expires_at == claims["iat"] + 300 + 60
+
+    assert federated("erika").status_code == 302  # the citizen signs in again
+    replay = client.post("/federation/backchannel-logout", data={"logout_token": token})
+    assert replay.status_code == 400
+    assert replay.get_json()["error"] == "invalid_request"
+    assert ("federation:logout_token:invalid", {"reason": "replay"}) in events(app)
+    assert live_sessions(app, account_id) == 1
+
+
+def test_a_logout_token_ends_only_sessions_the_upstream_authenticated_before_its_iat(
+        app, browser, client, federated, upstream, citizen_upstream):
+    from support.browser import Browser
+
+    now = int(time.time())
+    upstream.admin("tamper", claims={"auth_time": now - 600})  # this sign-in's eID use was ten minutes ago
+    account_id = _create(browser, federated)
+    upstream.admin("tamper", claims=None)
+    later = Browser(app.test_client())  # another browser, signed in upstream now
+    start = later.get("/federation/start")
+    assert later.get(citizen_upstream.authorize(start.headers["Location"], "erika")).status_code == 302
+    assert live_sessions(app, account_id) == 2
+
+    # The upstream logged the citizen out two minutes ago; the token comes late (still young enough).
+    response, _token = _post_logout_token(client, upstream, _logout_claims(upstream, iat=now - 120))
+    assert response.status_code == 200
+    assert browser.get("/account").status_code == 302  # authenticated before the logout: ended
+    assert later.get("/account").status_code == 200  # authenticated after it: still signed in
+    assert live_sessions(app, account_id) == 1
+
+
 @pytest.mark.parametrize(("overrides", "header", "foreign", "reason"), [
     ({}, {}, True, "signature"),
     ({}, {"kid": "never-published"}, True, "unknown-kid"),
@@ -67,6 +113,7 @@ def test_logout_token_signed_by_the_upstream_is_accepted(app, browser, client, f
     ({"events": {"http://example.org/other": {}}}, {}, False, "invalid_claim:events"),
     ({"sub": None}, {}, False, "missing_claim:sid,sub"),
     ({"jti": None}, {}, False, "missing_claim:jti"),
+    ({"jti": "j" * 256}, {}, False, "invalid_claim:jti"),
     ({"iat": 1_000_000_000}, {}, False, "invalid_claim:iat"),
     ({}, {"typ": "JWT"}, False, "typ"),
 ])

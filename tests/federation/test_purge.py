@@ -1,7 +1,8 @@
-"""``buergerkonto purge`` removes upstream sessions nothing reads any more, and only those."""
+"""``buergerkonto purge`` removes upstream sessions and logout-token ids nothing reads any more, and only those."""
 
 import json
 import secrets
+import time
 from datetime import timedelta
 
 
@@ -44,3 +45,20 @@ def test_purge_removes_ended_and_orphaned_upstream_sessions_only(app, runner, ma
     with app.app_context():
         left = {name for name, row_id in ids.items() if db.session.get(FederatedSession, row_id) is not None}
     assert left == {"live", "ended an hour ago", "its browser session not committed yet"}
+
+
+def test_purge_forgets_logout_token_ids_only_once_their_token_is_refused_for_its_age(app, runner):
+    from buergerkonto.federation.models import UpstreamLogoutToken
+    from buergerkonto.idp.extensions import db
+
+    now = int(time.time())
+    with app.app_context():
+        db.session.add_all([UpstreamLogoutToken(issuer="https://land.example", jti=name, expires_at=expires_at)
+                            for name, expires_at in (("too old", now - 1), ("still acceptable", now + 300))])
+        db.session.commit()
+
+    result = runner.invoke(args=["purge", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["federation_logout_tokens"] == 1
+    with app.app_context():
+        assert [row.jti for row in UpstreamLogoutToken.query] == ["still acceptable"]
