@@ -1,9 +1,10 @@
 """Forms of the identity check (citizen) and the counter (staff). Every form has a CSRF token."""
 
+import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
 
@@ -18,6 +19,50 @@ def _text(label, autocomplete=None, max_length=100, message=None, **render):
     return StringField(label, validators=[DataRequired(message or _l("Please fill in this field.")),
                                           Length(max=max_length, message=_l("This is too long."))],
                        render_kw=render_kw)
+
+
+DATE_HINT = _l("For example 12.08.1964 (day.month.year).")
+DATE_FORMAT_MESSAGE = _l("Please enter the date as day.month.year, for example 12.08.1964.")
+# ASCII digits only: int() would read other scripts' digits too.
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", re.ASCII)
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+
+
+def parse_date(text: str) -> date | None:
+    """``12.08.1964`` as printed on German documents, or ``1964-08-12`` as browsers fill it in."""
+    text = text.strip()
+    if match := _DAY_MONTH_YEAR.fullmatch(text):
+        day, month, year = match.groups()
+    elif match := _ISO_DATE.fullmatch(text):
+        year, month, day = match.groups()
+    else:
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:  # 31.02.
+        return None
+
+
+class DayMonthYearField(StringField):
+    """A date typed as on the ID card, ``12.08.1964``: a text field, not ``<input type=date>``.
+
+    A date input shows the browser's own locale format whatever the page's language and hint say, and
+    refuses a date typed as printed on the card; a text field with one stated format reads the same
+    for citizens, clerks and screen readers. Empty and unreadable input get the same message: the format.
+    """
+
+    def __init__(self, label, validators=(), autocomplete="off", **kwargs):
+        super().__init__(label, validators=[DataRequired(DATE_FORMAT_MESSAGE), *validators],
+                         description=DATE_HINT,
+                         render_kw={"autocomplete": autocomplete, "spellcheck": "false"}, **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.data = parse_date(valuelist[0]) if valuelist else None
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]  # what was typed, to correct it
+        return self.data.strftime("%d.%m.%Y") if self.data else ""
 
 
 def _not_future(form, field):
@@ -42,9 +87,7 @@ def _person_fields(autocomplete: dict) -> type:
                            message=_l("Please enter your given names."))
         family_name = _text(_l("Family name"), autocomplete["family_name"],
                             message=_l("Please enter your family name."))
-        birthdate = DateField(_l("Date of birth"), validators=[InputRequired(_l("Please enter a valid date.")),
-                                                               _not_future],
-                              render_kw={"autocomplete": autocomplete["birthdate"]})
+        birthdate = DayMonthYearField(_l("Date of birth"), [_not_future], autocomplete["birthdate"])
         place_of_birth = _text(_l("Place of birth"), autocomplete["place_of_birth"],
                                message=_l("Please enter your place of birth."))
         street_address = _text(_l("Street and house number"), autocomplete["street_address"], 200,
@@ -98,8 +141,7 @@ class ConfirmForm(_person_fields(SOMEONE_ELSES_DATA), Form):
                                                Regexp(r"^\s*[A-Za-z]{3}\s*$",
                                                       message=_l("Use the three-letter code, e.g. DEU."))],
                                    render_kw={"autocomplete": "off", "autocapitalize": "characters"})
-    document_expires_on = DateField(_l("Valid until"), validators=[InputRequired(_l("Please enter a valid date."))],
-                                    render_kw={"autocomplete": "off"})
+    document_expires_on = DayMonthYearField(_l("Valid until"))
     document_number = StringField(_l("Document number"), validators=[
         DataRequired(_l("Please enter the document number.")),
         Regexp(r"^[A-Za-z0-9 \-]{5,20}$", message=_l("The document number has 5 to 20 letters and digits."))],
