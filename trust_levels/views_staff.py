@@ -264,7 +264,16 @@ def verification(public_id):
     record = _own_office_verification(public_id)
     service.view_verification(staff, record)
     db.session.commit()
-    return _page("verification.html", record=record, revoke_form=RevokeForm(), decision_form=DecisionForm())
+    return _verification_page(record)
+
+
+def _verification_page(record: Verification, status: int = 200, revoke_form: RevokeForm | None = None,
+                       decision_form: DecisionForm | None = None):
+    """The record with the office-admin's forms; either one with errors makes the title say so."""
+    revoke_form = RevokeForm() if revoke_form is None else revoke_form
+    decision_form = DecisionForm() if decision_form is None else decision_form
+    return _page("verification.html", status=status, record=record, revoke_form=revoke_form,
+                 decision_form=decision_form, error_forms=[decision_form, revoke_form])
 
 
 @bp.route("/verifications/<public_id>/revoke", methods=["POST"])
@@ -283,7 +292,7 @@ def revoke(public_id):
             db.session.commit()
             flash(_("The verification was revoked."), "success")
             return redirect(url_for("trust_staff.verification", public_id=public_id))
-    return _page("verification.html", status=400, record=record, revoke_form=form, decision_form=DecisionForm())
+    return _verification_page(record, status=400, revoke_form=form)
 
 
 @bp.route("/verifications/<public_id>/decide", methods=["POST"])
@@ -302,7 +311,7 @@ def decide(public_id):
             db.session.commit()
             flash(_("The decision was recorded."), "success")
             return redirect(url_for("trust_staff.verification", public_id=public_id))
-    return _page("verification.html", status=400, record=record, revoke_form=RevokeForm(), decision_form=form)
+    return _verification_page(record, status=400, decision_form=form)
 
 
 # --- audit log ------------------------------------------------------------------------------

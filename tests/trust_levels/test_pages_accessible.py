@@ -2,7 +2,10 @@
 accessibility checks (labels, one h1, lang, tables with headers and captions, errors tied to
 fields), in its normal and its error states, and speaks German by default."""
 
+import re
+
 import pytest
+from flask import template_rendered
 from trust_levels.helpers import (FORM, PERSON, confirm_check, document, look_up, request_check,
                                   staff_password_set, staff_password_step)
 
@@ -137,6 +140,44 @@ def test_office_admin_pages_for_held_and_confirmed_verifications(app, office, ma
                             selector="form[action$='/revoke']"), 400)
     soup = check_page(admin.get("/staff/audit"), 200)
     assert soup.find("a", href="/staff/audit.csv").get_text(strip=True) == "Als CSV exportieren"
+
+
+def test_a_failed_decision_or_revocation_heads_the_page_with_its_errors(app, office, make_staff, make_account,
+                                                                         new_browser):
+    """The error summary sits under the h1 (not as a second h2 inside the form's section), and the view hands
+    both forms to the layout as ``error_forms``, whose errors make the title begin with "Fehler:"."""
+    staff = make_staff(office["id"])
+    codes = []
+    for _ in range(2):
+        account = make_account()
+        browser = new_browser()
+        sign_in(browser, account["email"], account["password"])
+        codes.append(request_check(browser))
+    assert confirm_check(staff, codes[0], number="T22000129").status_code == 200
+    assert confirm_check(staff, codes[1], number="T22000129").status_code == 200
+    with app.app_context():
+        held_id = Verification.query.filter_by(status="held").one().public_id
+        confirmed_id = Verification.query.filter_by(status="confirmed").one().public_id
+    admin = make_staff(office["id"], role="office-admin")
+    failures = [(held_id, {"decision": ""}, "decide", "decision_form"),
+                (confirmed_id, {"reason": "zu kurz"}, "revoke", "revoke_form")]
+    for public_id, data, action, failed in failures:
+        contexts = []
+
+        def remember(sender, template, context, **extra):
+            contexts.append(context)
+
+        with template_rendered.connected_to(remember, app):
+            response = admin.submit(f"/staff/verifications/{public_id}", data, selector=f"form[action$='/{action}']")
+        soup = check_page(response, 400)
+        headings = [h.name for h in soup.main.find_all(re.compile("^h[1-6]$"))]
+        assert headings == ["h1", "h2", "h2"], headings
+        summary = soup.select_one(".error-summary")
+        assert summary.find_parent("section") is None and summary.find_previous(re.compile("^h[1-6]$")).name == "h1"
+        context = contexts[-1]
+        assert context[failed].errors and context[failed] in context["error_forms"]
+        assert {id(form) for form in context["error_forms"]} == {id(context["decision_form"]),
+                                                                  id(context["revoke_form"])}
 
 
 def test_staff_refusal_pages(app, citizen, office, make_staff, make_account, new_browser):
