@@ -264,7 +264,7 @@ def _hint_subject(hint, client):
     if not hint:
         return None
     try:
-        token = jwt.decode(hint, keys.public_key_set(), algorithms=["ES256", "RS256"])
+        token = jwt.decode(hint, keys.hint_key_set(), algorithms=["ES256", "RS256"])
     except (JoseError, ValueError):
         raise AuthorizeError("invalid_request", "The 'id_token_hint' is not valid.") from None
     values = token.claims

@@ -5,6 +5,11 @@ The private JWK is encrypted under a key derived from the service secret
 One key per algorithm is active; ``rotate`` retires the current ones, which
 stay published for ``publish_window()`` so that tokens they signed (ID tokens,
 logout tokens, JWT access tokens) keep verifying until they expire.
+
+A portal sends an ID token back as ``id_token_hint`` (RP-initiated logout,
+``prompt=none``) long after it expired: as long as the sign-in it came from
+can last. Retired keys therefore stay stored, unpublished, for ``hint_window()``
+and verify hints (``hint_key_set``) until ``purge_retired`` removes them.
 """
 
 import json
@@ -27,6 +32,15 @@ def publish_window() -> timedelta:
     lifetime = max(current_app.config["OIDC_ID_TOKEN_LIFETIME"], current_app.config["OIDC_LOGOUT_TOKEN_LIFETIME"],
                    current_app.config["OIDC_ACCESS_TOKEN_LIFETIME"])
     return timedelta(seconds=lifetime) + timedelta(minutes=5)
+
+
+def hint_window() -> timedelta:
+    """How long a retired key still verifies ID token hints: as long as a sign-in with an ID token
+    it signed can last, a browser session's absolute lifetime or, with offline access, the grant's
+    refresh lifetime (and never less than the publish window)."""
+    config = current_app.config
+    return max(publish_window(), config["SESSION_ABSOLUTE_TIMEOUT"],
+               timedelta(seconds=config["OIDC_REFRESH_TOKEN_LIFETIME"]))
 
 
 def _generate(alg: str):
@@ -120,12 +134,26 @@ def public_jwks() -> dict:
     return cache("jwks").get("jwks", load)
 
 
-forget_on_change(SigningKey, "signing_keys", "jwks", "jwks_key_set")
+forget_on_change(SigningKey, "signing_keys", "jwks", "jwks_key_set", "hint_key_set")
 
 
 def public_key_set() -> KeySet:
     """The published keys as a joserfc key set (cached: importing EC and RSA keys on every call costs)."""
     return cache("jwks_key_set").get("keys", lambda: KeySet.import_key_set(public_jwks()))
+
+
+def hint_key_set() -> KeySet:
+    """Every signing key not yet purged, published or not, for ``id_token_hint`` (cached like the JWKS).
+
+    Only for hints: a hint is a token the portal got from us and hands back, it grants nothing,
+    and its expiry does not count. Tokens that grant something verify against the published keys.
+    """
+    def load():
+        ensure_keys()
+        return KeySet.import_key_set({"keys": [record.public_jwk
+                                               for record in SigningKey.query.order_by(SigningKey.id)]})
+
+    return cache("hint_key_set").get("keys", load)
 
 
 def verification_key(kid: str):
@@ -148,6 +176,6 @@ def verification_key(kid: str):
 
 
 def purge_retired() -> int:
-    """Delete keys retired longer ago than the publish window."""
-    cutoff = utcnow() - publish_window()
+    """Delete keys retired longer ago than an ID token hint they signed can matter (``hint_window``)."""
+    cutoff = utcnow() - hint_window()
     return SigningKey.query.filter(SigningKey.active.is_(False), SigningKey.retired_at < cutoff).delete()

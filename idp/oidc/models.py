@@ -222,7 +222,8 @@ def token_by_hash(column: str, digest: str) -> Token | None:
 class SigningKey(db.Model):
     """A key that signs ID tokens and logout tokens. The private JWK is encrypted at rest.
 
-    Inactive keys stay published in the JWKS until every token they signed has expired.
+    Inactive keys stay published in the JWKS until every token they signed has expired, and
+    stored a while longer for ID token hints (``keys.hint_window``).
     """
 
     __tablename__ = "oidc_signing_key"

@@ -358,7 +358,8 @@ class EndSessionEndpoint(_EndSessionEndpoint):
     """RP-Initiated Logout: ``id_token_hint`` must be one of ours; the view ends the session."""
 
     def get_server_jwks(self):
-        return keys.public_key_set()
+        # Also keys retired and no longer published: a portal's session may outlast the JWKS entry.
+        return keys.hint_key_set()
 
     def get_algorithms(self):
         return ["ES256", "RS256"]
