@@ -30,7 +30,7 @@ def overview():
     account = auth.current_account()
     status = _status(account)
     form = service_form(account) if status["check"] is None else None
-    return render_template("trust_levels/identity.html", form=form, cancel_form=EmptyForm(), **status)
+    return render_template("trust_levels/identity.html", form=form, **status)
 
 
 def service_form(account):
@@ -56,9 +56,20 @@ def start():
         db.session.commit()
         flash(_("Your code is ready. Bring it and your ID document to any Bürgerbüro within 30 days."), "success")
         return redirect(url_for("trust_identity.overview"))
-    return render_template("trust_levels/identity.html", form=form, cancel_form=EmptyForm(),
+    return render_template("trust_levels/identity.html", form=form,
                            verification=service.live_verification(account), check=None, code=None,
                            qr=None, held=service.held_check(account) is not None), 400
+
+
+@bp.route("/cancel", methods=["GET"])
+@auth.login_required
+def confirm_cancel():
+    """Withdrawing the code is asked once more (no script needed): one stray click must not void it."""
+    check = service.open_check(auth.current_account())
+    if check is None:
+        return redirect(url_for("trust_identity.overview"))
+    return render_template("trust_levels/identity_cancel.html", form=EmptyForm(),
+                           code=codes.display(service.check_code(check)))
 
 
 @bp.route("/cancel", methods=["POST"])

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from flask import template_rendered
+from flask_babel import force_locale, gettext
 from trust_levels.helpers import (FORM, PERSON, confirm_check, document, look_up, request_check,
                                   staff_password_set, staff_password_step)
 
@@ -31,11 +32,20 @@ def test_citizen_identity_pages(citizen, lang):
     assert {field["id"] for field in soup.find_all(attrs={"aria-invalid": "true"})} == {
         "given_name", "postal_code", "birthdate"}
 
-    request_check(citizen)
+    code = request_check(citizen)
     soup = check_page(citizen.get("/account/identity"), 200)
     qr = soup.select_one(".qr")
     assert qr.get("role") == "img" and qr.get("aria-label")
     check_page(citizen.get("/account"), 200)
+
+    soup = check_page(citizen.get("/account/identity/cancel"), 200)
+    assert soup.html["lang"] == lang
+    with citizen.client.application.test_request_context(), force_locale(lang):
+        assert soup.h1.get_text(strip=True) == gettext("Withdraw the check code?")
+        assert soup.main.p.get_text(strip=True) == gettext(
+            "The check code %(code)s will no longer be valid; you can request a new one at any time.", code=code)
+        assert [c.get_text(strip=True) for c in soup.select("main form button, main form a")] == [
+            gettext("Withdraw"), gettext("Cancel")]
 
 
 def test_citizen_sees_confirmed_identity(app, citizen, office, make_staff):

@@ -103,12 +103,29 @@ def test_level_high_when_configured(app, citizen, office, make_staff):
         assert hooks().verified_claims[0](account, None, None)[0]["verification"]["assurance_level"] == "high"
 
 
-def test_citizen_can_withdraw_code(citizen, office, make_staff):
+def test_citizen_withdraws_code_after_confirming(citizen, office, make_staff):
+    """One click on "Withdraw this code" only asks; the code ends once the citizen confirms (no script needed)."""
     code = request_check(citizen)
-    response = citizen.submit("/account/identity", {}, selector="form[action$='/cancel']")
+    page = Browser.soup(citizen.get("/account/identity"))
+    assert page.select_one("form[action$='/cancel']") is None  # nothing withdraws at one click
+    link = page.select_one("a[href='/account/identity/cancel']")
+    assert link.get_text(strip=True) == "Diesen Prüfcode zurückziehen"
+    question = citizen.get(link["href"])
+    assert question.status_code == 200 and code in Browser.soup(question).main.p.get_text()
+
+    cancel = Browser.soup(question).select_one("main form a")
+    assert cancel["href"] == "/account/identity"  # "Cancel" leads back; the code stays
+    assert code in citizen.get(cancel["href"]).get_data(as_text=True)
+
+    response = citizen.submit(link["href"], {}, selector="form[action$='/cancel']")
     assert response.status_code == 302
     staff = make_staff(office["id"])
     assert look_up(staff, code).status_code == 409
+
+
+def test_withdrawal_question_without_a_code_leads_back(citizen):
+    response = citizen.get("/account/identity/cancel")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/account/identity")
 
 
 def test_staff_pages_are_structured_and_labelled(citizen, office, make_staff):
