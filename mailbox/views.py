@@ -58,21 +58,36 @@ def inbox():
                            first_page=not request.args.get("cursor"))
 
 
+def _own_message(message_id):
+    """The signed-in citizen's live message, or 404 (others' and deleted ones are not found)."""
+    message = service.find(auth.current_account().id, message_id)
+    if message is None:
+        abort(404)
+    return message
+
+
+def _locked_page(message, level: str):
+    """A message above the sign-in's level: sender and date only, and how to step up (403).
+
+    Every page that would show a message's content answers with this instead,
+    so a page of its own (such as the deletion question) cannot leak the subject.
+    The step-up comes back to the page asked for.
+    """
+    return render_template("mailbox/locked.html", message=message, level=level, resume=request.path,
+                           step_up=_can_step_up(auth.current_account(), message.min_level)), 403
+
+
 @bp.route("/<message_id>")
 @auth.login_required
 def read(message_id):
-    account = auth.current_account()
-    message = service.find(account.id, message_id)
-    if message is None:
-        abort(404)
+    message = _own_message(message_id)
     level = _level()
     if not service.level_allows(level, message):
-        return render_template("mailbox/locked.html", message=message, level=level,
-                               step_up=_can_step_up(account, message.min_level)), 403
+        return _locked_page(message, level)
     opened = service.open_message(message)
-    service.mark_read(message, account.id, via="account-page")
+    service.mark_read(message, auth.current_account().id, via="account-page")
     db.session.commit()
-    return render_template("mailbox/message.html", opened=opened, message=message, form=EmptyForm())
+    return render_template("mailbox/message.html", opened=opened, message=message)
 
 
 @bp.route("/<message_id>/attachments/<int:number>")
@@ -88,6 +103,21 @@ def download(message_id, number):
     filename, content_type, content = found
     return send_file(BytesIO(content), mimetype=content_type, as_attachment=True, download_name=filename,
                      max_age=0)
+
+
+@bp.route("/<message_id>/delete", methods=["GET"])
+@auth.login_required
+def confirm_delete(message_id):
+    """Ask before deleting: a notice cannot be restored (WCAG 3.3.4), so one click must not do it.
+
+    The question names the subject, so it is gated like the message itself. Nothing is marked read.
+    """
+    message = _own_message(message_id)
+    level = _level()
+    if not service.level_allows(level, message):
+        return _locked_page(message, level)
+    return render_template("mailbox/delete.html", message=message, subject=service.subject_of(message),
+                           form=EmptyForm())
 
 
 @bp.route("/<message_id>/delete", methods=["POST"])

@@ -1,5 +1,7 @@
 """Level gating: a message above the sign-in's level shows sender and date only, until step-up."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import pyotp
 import pytest
 
@@ -13,21 +15,27 @@ def proven(app):
     app.extensions["buergerkonto.hooks"].proofing_level.append(lambda account: "substantial")
 
 
-@pytest.fixture
-def totp_citizen(app, make_account, browser, proven):
-    """A citizen with two-step sign-in, signed in with the password only (level low)."""
+def _enable_totp(app, account_id: int) -> str:
+    """Switch two-step sign-in on for the account; returns the authenticator's secret."""
     from buergerkonto.idp import totp
     from buergerkonto.idp.extensions import db
     from buergerkonto.idp.models import Account
     from buergerkonto.idp.timeutil import utcnow
 
     secret = pyotp.random_base32()
-    account = make_account()
     with app.app_context():
-        row = db.session.get(Account, account["id"])
+        row = db.session.get(Account, account_id)
         row.totp_secret = totp.encrypt_secret(secret, row.id)
         row.totp_enabled_at = utcnow()
         db.session.commit()
+    return secret
+
+
+@pytest.fixture
+def totp_citizen(app, make_account, browser, proven):
+    """A citizen with two-step sign-in, signed in with password and code (level substantial)."""
+    account = make_account()
+    secret = _enable_totp(app, account["id"])
     response = sign_in(browser, account["email"], account["password"])
     assert response.status_code == 302 and "/second-factor" in response.headers["Location"]
     done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
@@ -108,3 +116,32 @@ def test_list_filters_on_reference_and_kind_never_match_a_locked_message(leer, t
     # What the locked summary withholds, a filter must not tell either; the opened one still matches.
     for params in ({"reference": "SOZ-4711"}, {"kind": "status"}, {"reference": "SOZ-4711", "kind": "status"}):
         assert listed(**params) == [opened], params
+
+
+def test_delete_question_of_a_locked_message_withholds_the_subject_and_deletes_nothing(leer, citizen, browser,
+                                                                                        client, kit):
+    message_id = leer.send(leer.portal_token(), leer.sub(), min_level="substantial",
+                           subject="Nur substantiell").get_json()["id"]
+    question = browser.get(f"/postbox/{message_id}/delete")
+    soup = check_page(question, 403)
+    # The same answer as the message page gives: sender and date, how to step up, no way to delete.
+    assert soup.h1.get_text() == check_page(browser.get(f"/postbox/{message_id}"), 403).h1.get_text()
+    assert "Nur substantiell" not in question.get_data(as_text=True)
+    assert soup.select("main form") == []
+    # A forged confirmation (with a valid CSRF token) deletes nothing either.
+    response = browser.post(f"/postbox/{message_id}/delete", data={"csrf_token": browser.csrf_token("/account")})
+    assert response.status_code == 302
+    status = client.get(f"{kit.API}/messages/{message_id}/status", headers=kit.bearer(leer.portal_token()))
+    assert status.get_json()["state"] == "delivered"
+
+
+def test_stepping_up_from_a_locked_delete_question_comes_back_to_it(app, leer, citizen, browser, proven, kit):
+    message_id = leer.send(leer.portal_token(), leer.sub(), min_level="substantial",
+                           subject="Nur substantiell").get_json()["id"]
+    secret = _enable_totp(app, citizen["id"])  # after the password sign-in: this session is still "low"
+    question = f"/postbox/{message_id}/delete"
+    step_up = check_page(browser.get(question), 403).select_one("main a[href^='/sign-in/second-factor']")
+    assert parse_qs(urlsplit(step_up["href"]).query)["next"] == [question]
+    done = browser.submit(step_up["href"], {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 302 and done.headers["Location"] == question
+    assert "Nur substantiell" in check_page(browser.get(question), 200).select_one("main p").get_text()

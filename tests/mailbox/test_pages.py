@@ -28,20 +28,65 @@ def test_inbox_marks_unread_and_reading_clears_the_mark(leer, citizen, browser, 
     assert check_page(browser.get("/postbox"), 200).select_one("tr.unread") is None
 
 
-def test_delete_from_the_page_needs_the_form_and_hides_the_message(leer, citizen, browser, client, kit):
+def _in_english(browser):
+    """Switch the browser's session to English (remembered for the following pages)."""
+    browser.get("/postbox?lang=en")
+
+
+def test_the_message_page_only_leads_to_the_delete_question(leer, citizen, browser, kit):
+    message_id = _send(leer, kit, subject="Zu löschen")
+    _in_english(browser)
+    page = check_page(browser.get(f"/postbox/{message_id}"), 200)
+    # Nothing on the message page deletes: its button is a link to the question (WCAG 3.3.4).
+    assert page.select("main form[method=post]") == []
+    link = page.find("a", string="Delete this message")
+    assert link["href"] == f"/postbox/{message_id}/delete" and "button" in link["class"]
+
+
+def test_delete_question_names_the_message_and_deletes_nothing_itself(leer, citizen, browser, kit):
+    message_id = _send(leer, kit, subject="Zu löschen")
+    _in_english(browser)
+    question = check_page(browser.get(f"/postbox/{message_id}/delete"), 200)
+    assert question.h1.get_text() == "Delete message?"
+    assert question.title.get_text().startswith("Delete message? – ")
+    assert question.select_one("main p").get_text(" ", strip=True) == (
+        "The message “Zu löschen” from Stadt Leer will be deleted from your postbox. This cannot be undone. "
+        "Download important notices first.")
+    form = question.select_one(f"main form[method=post][action='/postbox/{message_id}/delete']")
+    assert form.select_one("input[name=csrf_token]") is not None
+    assert form.select_one("button[type=submit]").get_text(strip=True) == "Delete for good"
+    cancel = question.find("a", string="Cancel")
+    assert cancel["href"] == f"/postbox/{message_id}"
+    # Asking neither deletes nor opens the message; cancelling leads back to it.
+    inbox = check_page(browser.get("/postbox"), 200)
+    assert "Zu löschen" in inbox.select_one("tr.unread").get_text()
+    assert check_page(browser.get(cancel["href"]), 200).h1.get_text() == "Zu löschen"
+
+
+def test_only_the_confirmed_form_deletes_the_message(leer, citizen, browser, client, kit):
     message_id = _send(leer, kit, subject="Zu löschen")
     # Without the CSRF token nothing happens.
     client.post(f"/postbox/{message_id}/delete")
     assert "Zu löschen" in browser.get("/postbox").get_data(as_text=True)
-    page = browser.get(f"/postbox/{message_id}")
-    form = browser.soup(page).select_one(f"form[action='/postbox/{message_id}/delete']")
-    data = {i["name"]: i.get("value", "") for i in form.select("input[name]")}
-    response = browser.post(form["action"], data=data)
-    assert response.status_code == 302
-    inbox = browser.get("/postbox")
-    check_page(inbox, 200)
-    assert "Zu löschen" not in inbox.get_data(as_text=True)
+    _in_english(browser)
+    question = browser.get(f"/postbox/{message_id}/delete")
+    response = browser.submit_page(question, {}, selector="main form[method=post]")
+    assert response.status_code == 302 and response.headers["Location"] == "/postbox"
+    inbox = check_page(browser.follow(response), 200)
+    assert inbox.select_one(".flashes").get_text(strip=True) == "The message was deleted."
+    assert "Zu löschen" not in inbox.get_text()
     assert browser.get(f"/postbox/{message_id}").status_code == 404
+    assert browser.get(f"/postbox/{message_id}/delete").status_code == 404
+
+
+def test_delete_question_of_another_citizens_message_is_not_found(leer, citizen, browser, make_account, kit):
+    from support.plugin import sign_in
+
+    message_id = _send(leer, kit)
+    browser.submit("/sign-out", {})
+    other = make_account()
+    sign_in(browser, other["email"], other["password"])
+    assert browser.get(f"/postbox/{message_id}/delete").status_code == 404
 
 
 def test_timelines_and_account_section(leer, citizen, browser, kit):
