@@ -4,13 +4,13 @@ import os
 import time
 from math import ceil
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, session
 from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, request_log
+from . import auth, request_log, session_timeout
 from .config import load_config
 from .extensions import babel, csrf, db, limiter, migrate
 from .hooks import Hooks
@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(views_auth.bp)
     app.register_blueprint(views_account.bp)
+    app.register_blueprint(session_timeout.bp)
     _register_parts(app)
 
     app.before_request(refuse_nul_characters)
@@ -108,6 +109,7 @@ def _register_template_helpers(app: Flask) -> None:
             "current_account": auth.current_account(),
             "current_locale": str(get_locale()),
             "languages": app.config["LANGUAGES"],
+            "session_timeout": session_timeout.page_state(),
         }
 
 
@@ -131,9 +133,12 @@ def _register_error_handlers(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         if wants_problem_json():
             return problem(400, "Bad Request", "The form's security token is missing or invalid.")
+        lapsed = getattr(session, "lapsed", None)
+        if lapsed is not None:  # the token was the ended session's: say so, and lead back through the sign-in
+            return session_timeout.expired_page(lapsed)
         return render_template("error.html", status=400, title=_("The form has expired"),
                                message=_("For your security the form could not be accepted. Please go "
-                                         "back, reload the page and try again.")), 400
+                                         "back, reload the page and try again."), back=back_link()), 400
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -7,7 +7,8 @@ Idle and absolute timeouts are enforced on every request.
 """
 
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import g
 from flask.sessions import SessionInterface, SessionMixin
@@ -27,10 +28,24 @@ from .web import MACHINE_PATHS
 _TOUCH_INTERVAL = timedelta(seconds=60)
 
 
+@dataclass(frozen=True)
+class Lapsed:
+    """A signed-in session the browser's cookie still names, but which is over.
+
+    ``reason`` is what ended it first: ``idle`` (no request for the idle timeout), ``lifetime``
+    (the absolute timeout) or ``ended`` (signed out, ended on the account page, account deleted).
+    It lets a form sent after the end be answered with why it was refused; it carries no data.
+    """
+
+    kind: str
+    reason: str
+
+
 class ServerSession(CallbackDict, SessionMixin):
     """Session data plus the database record behind it (``None`` until first saved)."""
 
-    def __init__(self, initial=None, record: WebSession | None = None, token: str | None = None):
+    def __init__(self, initial=None, record: WebSession | None = None, token: str | None = None,
+                 lapsed: Lapsed | None = None):
         def on_update(self):
             self.modified = True
 
@@ -39,6 +54,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.token = token
         self.modified = False
         self.rotated = False
+        self.lapsed = lapsed
 
 
 def idle_timeout(app, kind: str) -> timedelta:
@@ -47,12 +63,32 @@ def idle_timeout(app, kind: str) -> timedelta:
 
 def is_live(app, record: WebSession, now=None) -> bool:
     """Whether ``record`` is neither ended, past its absolute lifetime, nor idle too long."""
+    return lapse_reason(app, record, now) is None
+
+
+def lapse_reason(app, record: WebSession, now=None) -> str | None:
+    """Why ``record`` is over: ``idle``, ``lifetime`` or ``ended``; ``None`` while it is live.
+
+    The earliest end counts: a session that ``sessions expire`` ended after it went idle ended by idleness.
+    """
     now = now or utcnow()
-    return (
-        record.ended_at is None
-        and record.expires_at > now
-        and record.last_seen_at + idle_timeout(app, record.kind) > now
-    )
+    ends = {"idle": record.last_seen_at + idle_timeout(app, record.kind), "lifetime": record.expires_at}
+    if record.ended_at is not None:
+        ends["ended"] = record.ended_at
+    elif min(ends.values()) > now:
+        return None
+    return min(ends, key=ends.get)
+
+
+def idle_deadline(app, session: ServerSession, now: datetime) -> datetime:
+    """When this browser's session will end for inactivity, counting this request as it will be saved."""
+    last_seen = now if _due_for_write(session, now) else session.record.last_seen_at
+    return last_seen + idle_timeout(app, session.record.kind)
+
+
+def _due_for_write(session: ServerSession, now: datetime) -> bool:
+    """A changed session is written; an unchanged one only once ``last_seen_at`` is stale (the idle clock)."""
+    return session.modified or session.rotated or now - session.record.last_seen_at >= _TOUCH_INTERVAL
 
 
 class DatabaseSessionInterface(SessionInterface):
@@ -66,8 +102,12 @@ class DatabaseSessionInterface(SessionInterface):
             # The account comes along: nearly every page of a signed-in session needs it.
             record = (WebSession.query.options(joinedload(WebSession.account))
                       .filter_by(token_hash=sha256_hex(token)).first())
-            if record is not None and is_live(app, record):
-                return ServerSession(dict(record.data or {}), record=record, token=token)
+            if record is not None:
+                reason = lapse_reason(app, record)
+                if reason is None:
+                    return ServerSession(dict(record.data or {}), record=record, token=token)
+                if record.authenticated_at is not None:
+                    return ServerSession(lapsed=Lapsed(record.kind, reason))
         return ServerSession()
 
     def save_session(self, app, session: ServerSession, response):
@@ -84,7 +124,7 @@ class DatabaseSessionInterface(SessionInterface):
             session.token = secrets.token_urlsafe(32)
             record = session.record = new_record(app, session.token, now)
             db.session.add(record)
-        elif not (session.modified or session.rotated) and now - record.last_seen_at < _TOUCH_INTERVAL:
+        elif not _due_for_write(session, now):
             return
         record.data = dict(session)
         record.last_seen_at = now

@@ -260,6 +260,8 @@ TEXT_PAIRS = [  # (foreground rule, property), (background rule, property): text
     (("body", "color"), (".flash", "background")),
     (("body", "color"), (".flash-success", "background")),
     (("body", "color"), (".flash-error", "background")),
+    (("body", "color"), (".session-notice", "background")),
+    (("a", "color"), (".session-notice", "background")),
     (("input[type=text]", "color"), ("input[type=text]", "background")),
 ]
 UI_PAIRS = [  # focus rings, field borders and state borders need 3:1 against what surrounds them
@@ -274,6 +276,7 @@ UI_PAIRS = [  # focus rings, field borders and state borders need 3:1 against wh
     (("button", "border"), PAGE),
     ((".flash-error", "border-color"), (".flash-error", "background")),
     ((".flash", "border-left"), (".flash", "background")),
+    ((".session-notice", "border-left"), (".session-notice", "background")),
 ]
 
 
