@@ -86,6 +86,18 @@ def test_postbox_page_locks_message_above_the_session_level(leer, citizen, brows
     assert browser.get(f"/postbox/{message_id}/attachments/0").status_code == 404
 
 
+def test_locked_messages_are_told_apart_by_sender_date_and_level(leer, landkreis, citizen, browser):
+    leer.send(leer.portal_token(), leer.sub(), min_level="substantial", subject="Geheim 1")
+    landkreis.send(landkreis.portal_token(), landkreis.sub(), min_level="high", subject="Geheim 2")
+    soup = check_page(browser.get("/postbox?lang=en"), 200)
+    rows = [[cell for cell in row.select("td")] for row in soup.select("table.postbox tbody tr")]
+    texts = [subject.a.get_text(" ", strip=True) for subject, _sender, _date in rows]
+    # Each link says on its own what it opens (WCAG 2.4.4): sender, date and the level it needs.
+    assert texts == [f"Message from Landkreis Leer of {rows[0][2].get_text(strip=True)} (needs trust level “high”)",
+                     f"Message from Stadt Leer of {rows[1][2].get_text(strip=True)} (needs trust level “substantial”)"]
+    assert "Geheim" not in soup.get_text()
+
+
 def test_inbox_timelines_leave_out_what_the_session_level_does_not_open(leer, citizen, browser):
     token, sub = leer.portal_token(), leer.sub()
     # An application only a "high" sign-in may see, and one whose latest update is locked.
