@@ -69,7 +69,7 @@ class FederatedIdentity(db.Model):
 
 
 class FederatedSession(db.Model):
-    """A Bürgerkonto session that was signed in upstream.
+    """A Bürgerkonto session that was signed in upstream, as its latest upstream sign-in left it.
 
     Keyed by the local session's ``sid``; the upstream ``sid`` lets an upstream
     back-channel logout find it, the (encrypted) ID token serves as

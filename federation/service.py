@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import session
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 
 from ..idp import accounts, auth, crypto, events
 from ..idp.extensions import db
@@ -212,11 +212,26 @@ def sign_in(identity: FederatedIdentity, result: UpstreamSignIn):
     """
     _record_proof(identity, result)
     record = auth.sign_in(identity.account, [AMR_FEDERATED], via="federation", acr=result.acr)
-    db.session.add(FederatedSession(
-        sid=record.sid, identity_id=identity.id, issuer=result.issuer, upstream_subject=result.subject,
-        upstream_sid=result.upstream_sid, acr=result.acr, level=result.level, amr=result.amr,
-        upstream_auth_time=_utc(result.auth_time), id_token_enc=result.id_token_enc))
+    _remember_upstream_sign_in(record.sid, identity, result)
     return record
+
+
+def _remember_upstream_sign_in(sid: str, identity: FederatedIdentity, result: UpstreamSignIn) -> None:
+    """Keep the upstream sign-in on the session's one ``FederatedSession`` (``sid`` is unique).
+
+    The same person signing in again in this browser keeps the session's ``sid``
+    (``auth.sign_in``), also after a password sign-in; the new upstream sign-in then
+    replaces the earlier one's record: its level reaches the portals, its upstream
+    ``sid`` and ``auth_time`` are what an upstream logout is matched against, and its
+    ID token is the ``id_token_hint`` for logging out there.
+    """
+    upstream = {"identity_id": identity.id, "issuer": result.issuer, "upstream_subject": result.subject,
+                "upstream_sid": result.upstream_sid, "acr": result.acr, "level": result.level, "amr": result.amr,
+                "upstream_auth_time": _utc(result.auth_time), "id_token_enc": result.id_token_enc,
+                "ended_at": None}
+    # One statement inserts or finds the row, so two callbacks of one browser at once cannot both insert.
+    if not insert_unless_present(FederatedSession, sid=sid, **upstream):
+        db.session.execute(update(FederatedSession).where(FederatedSession.sid == sid).values(**upstream))
 
 
 def hold_pending(result: UpstreamSignIn, next_path: str) -> None:

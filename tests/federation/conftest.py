@@ -79,3 +79,17 @@ def live_bk(app, upstream):
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+@pytest.fixture
+def portal(app, client, browser):
+    """A portal (relying party) the citizen's ``browser`` signs in to."""
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc import clients
+    from support.relying_party import REDIRECT, RelyingParty
+
+    with app.app_context():
+        registration, secret = clients.create_client("Landkreis Leer", [REDIRECT])
+        db.session.commit()
+        return RelyingParty(client, browser, {"client_id": registration.client_id, "client_secret": secret,
+                                              "redirect_uri": REDIRECT})

@@ -5,24 +5,12 @@ sign-in of the same account stays low."""
 import json
 
 import pyotp
-import pytest
 
 from buergerkonto.idp.extensions import db
-from buergerkonto.idp.oidc import clients
-from support.relying_party import REDIRECT, RelyingParty
 
 HIGH = "http://eidas.europa.eu/LoA/high"
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 LOW = "http://eidas.europa.eu/LoA/low"
-
-
-@pytest.fixture
-def portal(app, client, browser):
-    with app.app_context():
-        registration, secret = clients.create_client("Landkreis Leer", [REDIRECT])
-        db.session.commit()
-        return RelyingParty(client, browser, {"client_id": registration.client_id, "client_secret": secret,
-                                              "redirect_uri": REDIRECT})
 
 
 def test_eid_sign_in_gives_the_portal_level_high(browser, federated, portal):
