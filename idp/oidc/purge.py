@@ -18,7 +18,8 @@ Each kind is kept exactly as long as it can still matter:
   (refresh tokens name their sign-in's session);
 - failed-attempt counters once they would start again from one and hold no lock;
 - and what the parts register in ``Hooks.purgers`` (federation: upstream sessions
-  whose browser session is over).
+  whose browser session is over, and the ids of spent upstream logout tokens once
+  their age refuses the token anyway).
 """
 
 import time
