@@ -126,7 +126,7 @@ def _register_error_handlers(app: Flask) -> None:
             response.headers.update(headers)
             return response
         return render_template("error.html", status=429, title=_("Too many attempts"),
-                               message=f'{_("Too many failed attempts.")} {wait_sentence(exc.retry_after)}',
+                               message=_("Too many failed attempts.") + " " + wait_sentence(exc.retry_after),
                                back=back_link(), retry_after=exc.retry_after), 429, headers
 
     @app.errorhandler(CSRFError)
@@ -172,7 +172,7 @@ def _too_many_requests_page():
     if seconds is None:
         message = _("Too many requests. Please wait a moment and try again.")
     else:
-        message = f'{_("Too many requests.")} {wait_sentence(seconds)}'
+        message = _("Too many requests.") + " " + wait_sentence(seconds)
     return render_template("error.html", status=429, title=_("Too many requests"), message=message,
                            back=back_link()), 429
 
