@@ -17,8 +17,10 @@ from ..idp.forms import EmptyForm
 from ..idp.hooks import proofing_level
 from ..idp.oidc import claims
 from . import service
+from .formatting import file_size
 
 bp = Blueprint("postbox", __name__, url_prefix="/postbox", template_folder="templates")
+bp.add_app_template_filter(file_size, "file_size")
 PAGE = 20
 
 
