@@ -157,3 +157,24 @@ def test_stepping_up_from_a_locked_delete_question_comes_back_to_it(app, leer, c
     done = browser.submit(step_up["href"], {"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 302 and done.headers["Location"] == question
     assert "Nur substantiell" in check_page(browser.get(question), 200).select_one("main p").get_text()
+
+
+def test_locked_page_names_the_authenticator_app_and_links_the_identity_check(app, leer, citizen, browser, proven):
+    message_id = leer.send(leer.portal_token(), leer.sub(), min_level="substantial").get_json()["id"]
+    _enable_totp(app, citizen["id"])
+    soup = check_page(browser.get(f"/postbox/{message_id}?lang=en"), 403)
+    links = {a.get_text(strip=True): urlsplit(a["href"]) for a in soup.select("main ul a")}
+    assert set(links) == {"Confirm your sign-in with the code from your authenticator app",
+                          "Have your identity confirmed at any Bürgerbüro of the district"}
+    step_up = links["Confirm your sign-in with the code from your authenticator app"]
+    assert step_up.path == "/sign-in/second-factor"
+    assert parse_qs(step_up.query)["next"] == [f"/postbox/{message_id}"]
+    identity = links["Have your identity confirmed at any Bürgerbüro of the district"]
+    assert identity.path == "/account/identity" and check_page(browser.get(identity.path), 200)
+
+
+def test_locked_page_without_a_second_factor_still_links_the_identity_check(leer, citizen, browser):
+    message_id = leer.send(leer.portal_token(), leer.sub(), min_level="high").get_json()["id"]
+    soup = check_page(browser.get(f"/postbox/{message_id}?lang=en"), 403)
+    assert [(a.get_text(strip=True), a["href"]) for a in soup.select("main ul a")] == [
+        ("Have your identity confirmed at any Bürgerbüro of the district", "/account/identity")]
