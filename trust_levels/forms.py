@@ -4,7 +4,8 @@ import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from markupsafe import Markup, escape
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp, ValidationError
 
@@ -130,12 +131,24 @@ class LookupForm(Form):
 
 DOCUMENT_LABELS = {"idcard": _l("Personalausweis (ID card)"), "passport": _l("Reisepass (passport)"),
                    "residence_permit": _l("Elektronischer Aufenthaltstitel (eAT)")}
+# The documents' German names, which English pages keep (they are what the document says): marked as German
+# there, screen readers pronounce them as German (WCAG 3.1.2).
+GERMAN_NAMES = {"idcard": "Personalausweis", "passport": "Reisepass",
+                "residence_permit": "Elektronischer Aufenthaltstitel (eAT)"}
+
+
+def document_label(document_type: str) -> Markup:
+    """The document type's name in the page's language, its German words marked ``lang="de"``."""
+    label, german = escape(str(DOCUMENT_LABELS[document_type])), GERMAN_NAMES[document_type]
+    return label.replace(german, Markup('<span lang="de">{}</span>').format(german))
 
 
 class ConfirmForm(_person_fields(SOMEONE_ELSES_DATA), Form):
-    document_type = SelectField(_l("Document type"), choices=[SelectChoice("", _l("Please choose"))] + [
-        SelectChoice(value, DOCUMENT_LABELS[value]) for value in DOCUMENT_TYPES],
-        validators=[DataRequired(_l("Please choose the document type."))])
+    # Radio buttons, not a <select>: an <option> holds plain text only, so its German words could not be
+    # marked as German on English pages; and three choices are quicker seen than opened.
+    document_type = RadioField(_l("Document type"),
+                               choices=[SelectChoice(value, DOCUMENT_LABELS[value]) for value in DOCUMENT_TYPES],
+                               validators=[DataRequired(_l("Please choose the document type."))])
     document_country = StringField(_l("Issuing country (three-letter code, e.g. DEU)"), default="DEU",
                                    validators=[DataRequired(_l("Please enter the issuing country.")),
                                                Regexp(r"^\s*[A-Za-z]{3}\s*$",

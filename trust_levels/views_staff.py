@@ -13,7 +13,8 @@ from ..idp.extensions import db
 from ..idp.forms import EmptyForm, NewPasswordForm
 from ..idp.web import safe_next
 from . import audit, service, staff_auth
-from .forms import DOCUMENT_LABELS, ConfirmForm, DecisionForm, LookupForm, RevokeForm, StaffCodeForm, StaffSignInForm
+from .forms import (DOCUMENT_LABELS, ConfirmForm, DecisionForm, LookupForm, RevokeForm, StaffCodeForm, StaffSignInForm,
+                    document_label)
 from .models import IdentityCheck, Verification
 from .staff_auth import admin_required, current_staff, staff_required
 
@@ -35,7 +36,7 @@ def labels() -> dict:
     return {
         "status": {"held": _("held for review"), "confirmed": _("confirmed"), "rejected": _("rejected"),
                    "revoked": _("revoked"), "superseded": _("superseded")},
-        "document": {key: str(value) for key, value in DOCUMENT_LABELS.items()},
+        "document": {key: document_label(key) for key in DOCUMENT_LABELS},
         "action": {"search": _("look-up"), "view": _("viewed"), "correct": _("corrected"),
                    "confirm": _("confirmed"), "hold": _("held for review"), "approve": _("approved"),
                    "reject": _("rejected"), "revoke": _("revoked"), "export": _("exported")},

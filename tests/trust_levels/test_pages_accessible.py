@@ -97,15 +97,19 @@ def test_staff_counter_pages(app, citizen, office, make_staff):
     response = look_up(staff, request_check(citizen))
     check_url = response.headers["Location"]
     soup = check_page(staff.get(check_url), 200)
-    labels = {label["for"]: label.get_text(strip=True) for label in soup.select("form label")}
-    assert labels["document_type"] == "Art des Dokuments"
-    assert [option.get_text(strip=True) for option in soup.select("#document_type option")] == [
-        "Bitte auswählen", "Personalausweis", "Reisepass", "eAT (elektronischer Aufenthaltstitel)"]
-    errors = staff.submit(check_url, {"document_type": "", "document_country": "DE", "document_number": "x",
+    document_types = soup.select_one("#document_type").find_parent("fieldset")
+    assert document_types.legend.get_text(strip=True) == "Art des Dokuments"
+    assert [label.get_text(strip=True) for label in document_types.select("label")] == [
+        "Personalausweis", "Reisepass", "eAT (elektronischer Aufenthaltstitel)"]
+    errors = staff.submit(check_url, {"document_country": "DE", "document_number": "x",
                                       "document_expires_on": "", "compared": ""}, selector=FORM)
     soup = check_page(errors, 400)
-    assert {"document_type", "document_country", "document_number", "document_expires_on", "compared"} <= {
+    assert {"document_country", "document_number", "document_expires_on", "compared"} <= {
         field["id"] for field in soup.find_all(attrs={"aria-invalid": "true"})}
+    # The radio group carries its error; the summary leads to its first radio.
+    document_types = soup.select_one("#document_type").find_parent("fieldset")
+    assert document_types["aria-describedby"] == "document_type-error"
+    assert soup.select_one(".error-summary a[href='#document_type']") is not None
 
     confirmed = staff.submit(check_url, document(), selector=FORM)
     soup = check_page(confirmed, 200)
@@ -119,6 +123,26 @@ def test_staff_counter_pages(app, citizen, office, make_staff):
     assert headers == ["Nr.", "Zeitpunkt", "Kennung Mitarbeitende", "Aktion", "Kontokennung", "Vorgang"]
     actions = {row.find_all("td")[3].get_text(strip=True) for row in soup.find("table").tbody.find_all("tr")}
     assert {"Abfrage", "angesehen", "bestätigt"} <= actions
+
+
+def test_german_document_names_are_marked_german_on_english_pages(app, citizen, office, make_staff):
+    """"Personalausweis" stays German on an English page (it is what the card says) and says so (WCAG 3.1.2):
+    a radio's label can mark just those words, which an <option> could not."""
+    staff = make_staff(office["id"])
+    staff.get("/staff/home?lang=en")
+    check_url = look_up(staff, request_check(citizen)).headers["Location"]
+    soup = check_page(staff.get(check_url), 200)
+    document_types = soup.select_one("#document_type").find_parent("fieldset")
+    assert [(" ".join(label.get_text().split()), [words.get_text() for words in label.select("[lang=de]")])
+            for label in document_types.select("label")] == [
+        ("Personalausweis (ID card)", ["Personalausweis"]), ("Reisepass (passport)", ["Reisepass"]),
+        ("Elektronischer Aufenthaltstitel (eAT)", ["Elektronischer Aufenthaltstitel (eAT)"])]
+
+    assert staff.submit(check_url, document(doc_type="passport"), selector=FORM).status_code == 200
+    with app.app_context():
+        public_id = Verification.query.one().public_id
+    soup = check_page(staff.get(f"/staff/verifications/{public_id}"), 200)
+    assert [words.get_text() for words in soup.main.select("[lang=de]")] == ["Reisepass"]
 
 
 def test_office_admin_pages_for_held_and_confirmed_verifications(app, office, make_staff, make_account,
