@@ -20,7 +20,10 @@ def security_headers(response):
     """Headers every page carries (clickjacking, referrer leaks, sniffing, caching)."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: no other site learns our addresses (reset links carry tokens),
+    # while our own forms keep their Referer, which Flask-WTF's CSRF check demands over HTTPS
+    # (WTF_CSRF_SSL_STRICT); under no-referrer browsers also send "Origin: null" with every POST.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.is_secure or current_app.config["ISSUER"].startswith("https://"):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
@@ -70,8 +73,8 @@ def sign_in_url(kind: str = "citizen", next_url: str | None = None) -> str:
 def form_page() -> str | None:
     """The page the form just posted came from, or ``None`` when that cannot be told.
 
-    Browsers send no Referer here (``Referrer-Policy: no-referrer``), so the page is found from the
-    address the form was posted to: forms either post to their own page (``/account/password``,
+    The Referer is not relied on (privacy settings and proxies strip it), so the page is found from
+    the address the form was posted to: forms either post to their own page (``/account/password``,
     ``/sign-in?next=...``, query kept) or to an action below it (``/staff/verifications/<id>/revoke``,
     ``/postbox/<id>/delete``), so the nearest address at or above it that shows a page is taken.
     A form that carries where to go afterwards in a ``next`` field (the sign-in) gets it back as

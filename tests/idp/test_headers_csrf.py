@@ -3,6 +3,7 @@
 import itertools
 from urllib.parse import quote, urljoin, urlsplit
 
+import pytest
 
 from support.browser import Browser
 
@@ -21,8 +22,32 @@ def _assert_security_headers(response, url):
     assert headers.get("X-Frame-Options") == "DENY", url
     csp = headers.get("Content-Security-Policy", "")
     assert "frame-ancestors 'none'" in csp, url
-    assert headers.get("Referrer-Policy") == "no-referrer", url
+    assert headers.get("Referrer-Policy") == "same-origin", url
     assert headers.get("X-Content-Type-Options") == "nosniff", url
+
+
+def _https_sign_in(make_app, account, referer):
+    # Over HTTPS Flask-WTF wants a same-origin Referer with every form; a browser sends one under
+    # Referrer-Policy: same-origin (the page's), and none under no-referrer.
+    base = "https://konto.example"
+    client = make_app(ISSUER=base).test_client()
+    page = client.get("/sign-in", base_url=base)
+    token = Browser.soup(page).select_one("input[name=csrf_token]")["value"]
+    headers = {"Referer": referer} if referer else {}
+    return client.post("/sign-in", base_url=base, headers=headers, data={
+        "csrf_token": token, "email": account["email"], "password": account["password"], "next": "/account"})
+
+
+def test_over_https_forms_sent_as_browsers_send_them_work(make_app, make_account):
+    response = _https_sign_in(make_app, make_account(), "https://konto.example/sign-in")
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("referer", [None, "https://boese.example/sign-in", "http://konto.example/sign-in"])
+def test_over_https_a_form_from_elsewhere_or_without_referer_is_refused(make_app, make_account, referer):
+    response = _https_sign_in(make_app, make_account(), referer)
+    assert response.status_code == 400
 
 
 def test_every_anonymous_page_sends_the_security_headers(browser):
