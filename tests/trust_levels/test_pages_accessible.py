@@ -204,6 +204,7 @@ def test_a_failed_decision_or_revocation_heads_the_page_with_its_errors(app, off
         with template_rendered.connected_to(remember, app):
             response = admin.submit(f"/staff/verifications/{public_id}", data, selector=f"form[action$='/{action}']")
         soup = check_page(response, 400)
+        assert soup.title.get_text(strip=True).startswith("Fehler: Identitätsprüfung")
         headings = [h.name for h in soup.main.find_all(re.compile("^h[1-6]$"))]
         assert headings == ["h1", "h2", "h2"], headings
         summary = soup.select_one(".error-summary")
