@@ -107,8 +107,22 @@ def load_config(app, test_config=None):
         app.config["SECRET_KEY"] = _instance_secret(instance)
     if app.config["MAIL_DELIVERY"] not in MAIL_DELIVERY_MODES:
         raise ConfigurationError(f"MAIL_DELIVERY must be one of {', '.join(MAIL_DELIVERY_MODES)}.")
+    _durations(app.config)
     _check_production(app.config)
     _cookie_settings(app.config)
+
+
+def _durations(config):
+    """Durations arrive from the environment as numbers of seconds (``from_prefixed_env`` reads
+    ``1800`` as an int), and a timedelta is what the code adds to times: convert, or refuse at start
+    rather than fail on every request."""
+    for key, default in DEFAULTS.items():
+        value = config[key]
+        if not isinstance(default, timedelta) or isinstance(value, timedelta):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigurationError(f"{key} must be a positive number of seconds.")
+        config[key] = timedelta(seconds=value)
 
 
 def _instance_secret(instance: Path) -> str:

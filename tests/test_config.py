@@ -2,13 +2,15 @@
 
 import os
 import stat
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 
 from buergerkonto.idp import create_app
 from buergerkonto.idp.config import ConfigurationError
-from support.plugin import TEST_SECRET, base_config, sign_in
+from support.browser import Browser
+from support.plugin import TEST_SECRET, base_config, close_app, sign_in
 
 STRONG_SECRET = "Zq8v0-5a1Yc7Kp2Lw9Xn4Rt6Bm3Hd8Fj"  # 34 random-looking characters
 
@@ -61,6 +63,35 @@ def test_environment_variables_set_the_configuration(instance, monkeypatch, tmp_
     assert config["SMTP_HOST"] == "mail.example"
     # An explicit secret is used as is; nothing is written to the instance folder.
     assert not (instance / "secret_key").exists()
+
+
+def test_durations_from_the_environment_are_seconds(instance, monkeypatch):
+    monkeypatch.setenv("BUERGERKONTO_SESSION_IDLE_TIMEOUT", "900")
+    monkeypatch.setenv("BUERGERKONTO_STAFF_SESSION_IDLE_TIMEOUT", "300.5")
+    config = create_app().config
+    assert config["SESSION_IDLE_TIMEOUT"] == timedelta(minutes=15)
+    assert config["STAFF_SESSION_IDLE_TIMEOUT"] == timedelta(seconds=300.5)
+    assert config["SESSION_ABSOLUTE_TIMEOUT"] == timedelta(hours=12)  # the default stays
+
+
+@pytest.mark.parametrize("value", ['"30 minutes"', "0", "-5", "true"])
+def test_a_duration_that_is_not_seconds_refuses_to_start(instance, monkeypatch, value):
+    monkeypatch.setenv("BUERGERKONTO_SESSION_IDLE_TIMEOUT", value)
+    with pytest.raises(ConfigurationError, match="SESSION_IDLE_TIMEOUT"):
+        create_app()
+
+
+def test_a_session_idle_timeout_in_seconds_works_for_a_signed_in_page(instance, monkeypatch, database_url, smtp,
+                                                                      make_account_factory):
+    monkeypatch.setenv("BUERGERKONTO_SESSION_IDLE_TIMEOUT", "900")
+    app = create_app(base_config(database_url, smtp.port))
+    try:
+        account = make_account_factory(app)
+        browser = Browser(app.test_client())
+        assert sign_in(browser, account["email"], account["password"]).status_code == 302
+        assert browser.get("/account").status_code == 200
+    finally:
+        close_app(app)
 
 
 def test_instance_file_then_environment_then_test_dict(instance, monkeypatch):
