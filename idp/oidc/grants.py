@@ -5,8 +5,8 @@
   first redemption issued (trap 5).
 - Refresh tokens rotate; presenting a rotated one revokes the whole grant (trap 6).
 - The ID token's algorithm, key and ``kid`` are decided here, never ``none``
-  (traps 1 and 2); ``acr``, ``amr``, ``auth_time`` and ``sid`` come from the
-  sign-in and survive refreshes.
+  (traps 1 and 2); ``acr``, ``amr``, ``auth_time`` and ``sid`` (per sector,
+  ``sids``) come from the sign-in and survive refreshes.
 """
 
 import time
@@ -25,7 +25,7 @@ from .. import events
 from ..cache import cache
 from ..extensions import db
 from ..timeutil import utcnow
-from . import access_tokens, claims, consents, keys
+from . import access_tokens, claims, consents, keys, sids
 from .models import AuthorizationCode, PortalSignIn, Token, hash_token, token_by_hash
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -218,14 +218,11 @@ class _IDTokenMixin:
         return {"iss": current_app.config["ISSUER"], "aud": client.client_id, "iat": now,
                 "exp": now + current_app.config["OIDC_ID_TOKEN_LIFETIME"]}
 
-    def get_authorization_code_claims(self, authorization_code):
-        result = super().get_authorization_code_claims(authorization_code)
-        if authorization_code.sid:
-            result["sid"] = authorization_code.sid
-        return result
-
     def get_compatible_claims(self, request):
         result = super().get_compatible_claims(request)
+        source = request.authorization_code or request.refresh_token
+        if source is not None and source.sid:
+            result["sid"] = sids.portal_sid(request.client, source.sid)
         old = request.refresh_token
         if old is not None and request.authorization_code is None:
             # A refresh keeps the level and time of the sign-in it came from (OIDC Core §12.2).
@@ -234,8 +231,6 @@ class _IDTokenMixin:
                 result["acr"] = old.acr
             if old.amr:
                 result["amr"] = old.amr
-            if old.sid:
-                result["sid"] = old.sid
         return result
 
     def encode_id_token(self, token, request):

@@ -26,7 +26,7 @@ from ..extensions import csrf, db
 from ..forms import EmptyForm
 from ..models import Account, WebSession
 from ..timeutil import utcnow
-from . import claims, keys
+from . import claims, keys, sids
 from .models import Client, LogoutDelivery, PortalSignIn, Token
 from .server import server
 
@@ -56,7 +56,8 @@ def end_session():
         except (ValidationError, CSRFError):
             confirmed = False
     matches = account is not None and hint is not None and validated.client is not None and \
-        hint.get("sub") == claims.subject_for(validated.client, account)
+        hint.get("sub") == claims.subject_for(validated.client, account) and \
+        _hint_names_this_session(hint, validated.client)
     if account is not None and not (matches or confirmed):
         # Without a hint for this citizen's session, ask first (RP-Initiated Logout §6).
         return render_template("oidc/logout_confirm.html", form=EmptyForm(), client=validated.client,
@@ -69,6 +70,13 @@ def end_session():
         return redirect(validated.redirect_uri)
     client = validated.client
     return render_template("oidc/logged_out.html", client=client), 200
+
+
+def _hint_names_this_session(hint: dict, client: Client) -> bool:
+    """The hint's ``sid``, if it has one, is this browser session's as the portal knows it: an ID
+    token of an earlier session of the same citizen is no reason to end this one unasked."""
+    record = auth.current_record()
+    return "sid" not in hint or (record is not None and hint["sid"] == sids.portal_sid(client, record.sid))
 
 
 # --- back-channel logout ----------------------------------------------------------------
@@ -124,12 +132,13 @@ def after_sessions_ended(records) -> None:
 
 
 def logout_token(client: Client, subject: str, sid: str) -> str:
-    """A Back-Channel Logout 1.0 logout token: ``typ`` logout+jwt, ``events``, ``sid``, no ``nonce``."""
+    """A Back-Channel Logout 1.0 logout token: ``typ`` logout+jwt, ``events``, ``sid`` (the session's,
+    as this portal's ID tokens name it: ``sids``), no ``nonce``."""
     now = int(time.time())
     key = keys.active_key(client.id_token_signed_response_alg)
     payload = {"iss": current_app.config["ISSUER"], "aud": client.client_id, "iat": now,
                "exp": now + current_app.config["OIDC_LOGOUT_TOKEN_LIFETIME"], "jti": str(uuid.uuid4()),
-               "sub": subject, "sid": sid, "events": {BACKCHANNEL_EVENT: {}}}
+               "sub": subject, "sid": sids.portal_sid(client, sid), "events": {BACKCHANNEL_EVENT: {}}}
     header = {"alg": key.alg, "kid": key.kid, "typ": "logout+jwt"}
     return jwt.encode(header, payload, keys.private_key(key), algorithms=[key.alg])
 
