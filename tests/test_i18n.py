@@ -29,8 +29,12 @@ def _read_po(path=PO):
 
 
 def _messages(catalog) -> dict:
-    """msgid -> msgstr of the real entries (the header has an empty msgid)."""
-    return {m.id: m.string for m in catalog if m.id}
+    """msgid -> msgstr of the real entries (the header has an empty msgid); plural forms as tuples
+    (read_mo gives lists, read_po tuples)."""
+    def plain(value):
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    return {plain(m.id): plain(m.string) for m in catalog if m.id}
 
 
 def _soup(response) -> BeautifulSoup:
