@@ -78,8 +78,9 @@ def test_the_step_up_pages_upstream_way_after_a_low_upstream_sign_in_brings_the_
     back = browser.get(citizen_upstream.authorize(start.headers["Location"], "lena"))
     assert back.status_code == 302, back.get_data(as_text=True)[:500]
     id_token = portal.id_token(portal.redeem(portal.callback(browser.follow(back))["code"]).get_json()["id_token"])
-    assert (id_token["acr"], id_token["amr"], id_token["sid"]) == (HIGH, ["fed"], sid)
-    assert len(_upstream_sessions(app)) == 1
+    assert (id_token["acr"], id_token["amr"]) == (HIGH, ["fed"])
+    assert live_session(app, account_id)["sid"] == sid
+    assert [(row["sid"], row["level"]) for row in _upstream_sessions(app)] == [(sid, "high")]
 
 
 @pytest.mark.parametrize("signed_in_upstream_before", [False, True], ids=["password-only", "upstream-then-password"])
