@@ -131,8 +131,9 @@ def _summary(message, level: str) -> dict:
             "min_level": message.min_level, "read": message.read_at is not None,
             "locked": not service.level_allows(level, message)}
     if not item["locked"]:
-        item.update({"subject": service.subject_of(message), "kind": message.kind, "reference": message.reference,
-                     "status": message.status, "attachment_count": message.attachment_count})
+        item.update({"subject": service.subject_of(message), "language": message.language, "kind": message.kind,
+                     "reference": message.reference, "status": message.status,
+                     "attachment_count": message.attachment_count})
     return item
 
 

@@ -40,6 +40,9 @@ class Message(db.Model):
     reference: Mapped[str | None] = mapped_column(String(100))
     min_level: Mapped[str] = mapped_column(String(16), default="low")
     reply_to: Mapped[str | None] = mapped_column(String(254))
+    # BCP 47 tag of subject and body (validation.LANGUAGE_PATTERN), for the pages' lang attribute.
+    # In the clear like the other metadata; rows from before the field was sent are German.
+    language: Mapped[str] = mapped_column(String(35), default="de", server_default="de")
     kek_id: Mapped[str] = mapped_column(String(16), index=True)
     data_key: Mapped[bytes] = mapped_column(LargeBinary)
     subject: Mapped[bytes] = mapped_column(LargeBinary)

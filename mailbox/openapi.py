@@ -4,8 +4,8 @@ Kept by hand beside the views it describes; the Schemathesis test checks
 the running API against it (no 500, no answer outside the document).
 """
 
-from .validation import (EXTENSIONS, KINDS, LEVELS, MAX_ATTACHMENTS, MAX_FILENAME, MAX_RECIPIENT,
-                         MAX_REFERENCE, MAX_SUBJECT, STATES)
+from .validation import (DEFAULT_LANGUAGE, EXTENSIONS, KINDS, LANGUAGE_PATTERN, LEVELS, MAX_ATTACHMENTS,
+                         MAX_FILENAME, MAX_LANGUAGE, MAX_RECIPIENT, MAX_REFERENCE, MAX_SUBJECT, STATES)
 
 
 def _problem(description: str) -> dict:
@@ -60,6 +60,7 @@ SUMMARY_PROPERTIES = {
     "locked": {"type": "boolean", "description": "The sign-in's level is below `min_level`: only sender and "
                                                  "date are shown; step up to read."},
     "subject": {"type": "string"},
+    "language": {"type": "string", "description": "BCP 47 tag of subject and body, as sent (default `de`)."},
     "kind": {"type": "string", "enum": list(KINDS)},
     "reference": {"type": ["string", "null"]},
     "status": {"type": ["string", "null"], "enum": list(STATES) + [None]},
@@ -100,6 +101,13 @@ SEND = {
         "reference": {"type": "string", "minLength": 1, "maxLength": MAX_REFERENCE,
                       "description": "File number or application id; status updates group by it."},
         "min_level": {"type": "string", "enum": list(LEVELS), "default": "low"},
+        "language": {"type": "string", "pattern": LANGUAGE_PATTERN, "maxLength": MAX_LANGUAGE,
+                     "default": DEFAULT_LANGUAGE,
+                     "description": "The language of subject and body as a BCP 47 tag: language, optionally "
+                                    "script and region (`de`, `en`, `de-DE`, `tr`, `sr-Latn-RS`, `es-419`; any "
+                                    "case, stored as `de-DE`). Pages mark subject and body with it, so screen "
+                                    "readers speak a German notice in German on an English page. Variants, "
+                                    "extensions and private-use tags are refused (400)."},
         "reply_to": {"type": "string", "format": "email", "maxLength": 254},
         "status": {"type": "string", "enum": list(STATES),
                    "description": "Required for `kind: status` (which also needs a `reference`)."},

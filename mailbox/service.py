@@ -127,7 +127,7 @@ def send(client, data: SendIn, fingerprint: str, idempotency_key: str | None) ->
     message = Message(account_id=account.id, sender_client_id=client.client_id, sender_name=client.name,
                       sender_municipality=(client.client_metadata or {}).get("municipality"),
                       kind=data.kind, status=data.status, reference=data.reference, min_level=data.min_level,
-                      reply_to=data.reply_to, idempotency_key=idempotency_key or None,
+                      reply_to=data.reply_to, language=data.language, idempotency_key=idempotency_key or None,
                       request_hash=fingerprint if idempotency_key else None,
                       attachment_count=len(data.attachments), created_at=utcnow())
     message.public_id = str(uuid.uuid4())

@@ -18,7 +18,8 @@ KINDS = ("notice", "status")
 LEVELS = ("low", "substantial", "high")
 # The states of the German central citizen postbox (Zentrales Bürgerpostfach) for applications.
 STATES = ("INITIATED", "SUBMITTED", "RECEIVED", "PROCESSING", "ACTION_REQUIRED", "COMPLETED")
-FIELDS = {"recipient", "subject", "body", "kind", "reference", "min_level", "reply_to", "status", "attachments"}
+FIELDS = {"recipient", "subject", "body", "kind", "reference", "min_level", "reply_to", "status", "language",
+          "attachments"}
 ATTACHMENT_FIELDS = {"filename", "content_type", "content"}
 MAX_SUBJECT = 255
 MAX_BODY_BYTES = 64 * 1024
@@ -39,6 +40,12 @@ SIGNATURES = {
 # The endings a file name may have for each type (any case). The citizen's machine opens a saved
 # file by its name: "Bescheid.pdf.cmd" that sniffs as PDF would still be run as a batch file.
 EXTENSIONS = {"application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg")}
+# The language of subject and body, for the pages' lang attribute (WCAG 3.1.2): a BCP 47 tag (RFC 5646)
+# of language, optional script and region ("de", "de-DE", "tr", "sr-Latn-RS", "es-419"). Variants,
+# extensions and private use are refused: no page needs them, and a short tag is easy to check.
+LANGUAGE_PATTERN = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$"  # also the OpenAPI document's
+MAX_LANGUAGE = 12  # the longest tag it allows ("abc-Abcd-123"); the column holds 35, as RFC 5646 4.4.1 advises
+DEFAULT_LANGUAGE = "de"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 # Never in a file name: controls (C0 and C1), format characters (bidirectional overrides and isolates
@@ -88,6 +95,7 @@ class SendIn:
     min_level: str
     reply_to: str | None
     status: str | None
+    language: str = DEFAULT_LANGUAGE
     attachments: list[FileIn] = field(default_factory=list)
 
 
@@ -149,6 +157,20 @@ def _reply_to(value, errors):
         return None
 
 
+def _language(data, errors) -> str | None:
+    value = data.get("language", DEFAULT_LANGUAGE)
+    if not isinstance(value, str) or not re.fullmatch(LANGUAGE_PATTERN, value):
+        errors.append(_error("/language", "'language' must be a language tag such as 'de', 'en', 'de-DE' or 'tr'."))
+        return None
+    return _in_canonical_case(value)
+
+
+def _in_canonical_case(tag: str) -> str:
+    """Tags are compared ignoring case; stored as RFC 5646 (2.1.1) writes them: "DE-de" as "de-DE"."""
+    language, *subtags = tag.split("-")
+    return "-".join([language.lower()] + [s.title() if len(s) == 4 else s.upper() for s in subtags])
+
+
 def parse_send(data) -> SendIn:
     """Check a decoded JSON send; raises ``SendInvalid``."""
     if not isinstance(data, dict):
@@ -168,6 +190,7 @@ def parse_send(data) -> SendIn:
     reply_to = _text(data, "reply_to", errors, max_len=254)
     reply_to = _reply_to(reply_to, errors) if reply_to else None
     status = _choice(data, "status", STATES, errors)
+    language = _language(data, errors)
     if kind == "status":
         if data.get("status") is None:
             errors.append(_error("/status", "A status update needs a 'status'."))
@@ -181,7 +204,7 @@ def parse_send(data) -> SendIn:
         # A malformed request is 400; only a well-formed one is refused for its files' size or type.
         statuses = {e.pop("status", 400) for e in errors}
         raise SendInvalid(400 if 400 in statuses else 413 if 413 in statuses else 415, errors)
-    return SendIn(recipient, subject, body, kind, reference, min_level, reply_to, status, files)
+    return SendIn(recipient, subject, body, kind, reference, min_level, reply_to, status, language, files)
 
 
 def _attachments(items, present) -> tuple[list[FileIn], list[dict]]:
