@@ -96,7 +96,7 @@ def test_citizen_journey_across_the_portal_network(network, new_context, axe, sc
     follow(citizen, "#step-up-in-person-check a")
     assert urlsplit(citizen.url).path == "/account/identity"
     axe(citizen, "identity check request")
-    fill(citizen, {"given_name": "Hilke", "family_name": "Ostendorp", "birthdate": "1979-03-14",
+    fill(citizen, {"given_name": "Hilke", "family_name": "Ostendorp", "birthdate": "14.03.1979",
                    "place_of_birth": "Emden", "street_address": "Hafenstraße 3", "postal_code": "26789",
                    "locality": "Leer (Ostfriesland)"})
     send(citizen)
@@ -123,8 +123,8 @@ def test_citizen_journey_across_the_portal_network(network, new_context, axe, sc
     assert urlsplit(counter.url).path.startswith("/staff/checks/")
     assert counter.locator("[name=family_name]").input_value() == "Ostendorp"
     axe(counter, "staff confirmation form")
-    counter.locator("[name=document_type]").select_option("idcard")
-    fill(counter, {"document_expires_on": "2033-05-31", "document_number": f"L01X{lang.upper()}7T42"})
+    counter.locator("[name=document_type][value=idcard]").check()
+    fill(counter, {"document_expires_on": "31.05.2033", "document_number": f"L01X{lang.upper()}7T42"})
     counter.locator("[name=compared]").check()
     shots(counter, "08-staff-confirm")
     send(counter)

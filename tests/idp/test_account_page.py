@@ -213,6 +213,10 @@ def test_sessions_name_their_device_in_words(app, make_account, lang, chrome, ed
                for row in browsers[0].soup(page).select("tbody tr:has(form[action$='/end'])")]
     this = {"de": "diese Sitzung", "en": "this session"}[lang]
     assert sorted(devices) == sorted([f"{chrome} {this}", edge, unknown])
+    # Each row's button says which session it ends (to screen readers; the visible text is the same).
+    buttons = [button.get_text(" ", strip=True) for button in browsers[0].soup(page).select(
+        "tbody form[action$='/end'] button")]
+    assert len(set(buttons)) == 3 and all(edge in b or chrome in b or unknown in b for b in buttons)
 
 
 def test_ending_this_session_signs_out_here(signed_in, database):
