@@ -9,9 +9,12 @@ def init_app(app):
     """Register pages, hooks, the account-page section, the sign-in button and the CLI."""
     from ..idp.hooks import Hooks
     from . import cli, demo, integration, models  # noqa: F401 - models must be known to the metadata
+    from .settings import display_name
     from .views import bp
 
     app.register_blueprint(bp)
+    # Every federation page names the upstream as citizens know it, when the operator configured a name.
+    app.add_template_global(display_name, "upstream_name")
     app.cli.add_command(cli.upstream_group)
     hooks: Hooks = app.extensions["buergerkonto.hooks"]
     hooks.session_level.append(integration.session_level)

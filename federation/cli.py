@@ -78,7 +78,8 @@ def show(as_json):
         return
     payload = {"configured": True, "source": settings.source, "issuer": settings.issuer,
                "client_id": settings.client_id, "token_endpoint_auth_method": settings.auth_method,
-               "scopes": settings.scope_list, "acr_map": settings.acr_map, **_endpoints()}
+               "scopes": settings.scope_list, "acr_map": settings.acr_map, "name": settings.display_name,
+               **_endpoints()}
     _emit(as_json, payload, "\n".join(f"{k}: {v}" for k, v in payload.items()))
 
 

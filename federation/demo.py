@@ -17,6 +17,8 @@ from pathlib import Path
 
 HARNESS = Path(__file__).resolve().parent.parent / "tests" / "support" / "upstream"
 CLIENT_ID = "buergerkonto-demo"
+# The name citizens see on the sign-in button and every federation page (UPSTREAM_NAME).
+NAME = "Servicekonto Niedersachsen (Demo)"
 LOGINS = [("erika", "eid-123456", "eID, hoch/high"), ("max", "elster-123456", "ELSTER, substantiell/substantial"),
           ("lena", "passwort-123456", "Passwort, normal/low")]
 
@@ -75,8 +77,8 @@ def start(app, state: dict, ctx: dict) -> dict:
     # Keep draining its output so the process never blocks on a full pipe.
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
     app.config.update(UPSTREAM_ISSUER=issuer, UPSTREAM_CLIENT_ID=CLIENT_ID, UPSTREAM_CLIENT_SECRET=secret,
-                      UPSTREAM_NAME="Servicekonto Niedersachsen (Demo)")
+                      UPSTREAM_NAME=NAME)
     logins = ", ".join(f"{login} / {password} ({how})" for login, password, how in LOGINS)
     return {"servers": [NodeUpstream(process)],
-            "lines": [f"  State account:    {issuer}/ (\"Sign in with the service account of the Land\" on the sign-in page)",
+            "lines": [f"  State account:    {issuer}/ (\"Mit {NAME} anmelden\" on the sign-in page)",
                       f"    its citizens:   {logins}"]}

@@ -29,6 +29,7 @@ from ..idp.timeutil import utcnow
 from . import service, settings as upstream_settings
 from .forms import ConfirmForm, UnlinkForm
 from .models import FederatedSession
+from .settings import by_name
 from .views import LOGOUT_OFFER_KEY
 
 VERIFIED_LEVELS = ("substantial", "high")
@@ -153,7 +154,7 @@ def step_up_options(web_session, next_path: str | None = None) -> dict:
     if settings is None or not settings.client_id:
         return {}
     return {"state_account": {
-        "label": _("Sign in with the service account of the Land"),
+        "label": by_name(_("Sign in with %(name)s"), _("Sign in with the service account of the Land")),
         "description": _("With the online ID function of your ID card you reach the highest level."),
         "url": url_for("federation.start", next=next_path or "/account"),
     }}

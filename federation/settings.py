@@ -92,6 +92,23 @@ def current() -> UpstreamSettings | None:
     return from_environment(current_app.config) or cache("upstream").get("settings", from_database)
 
 
+def display_name() -> str | None:
+    """The upstream's name as the operator configured it (``UPSTREAM_NAME``, ``--name``): what citizens
+    know it by ("BundID", "Servicekonto Niedersachsen"). ``None`` when none is set: the pages then speak
+    of "the service account of the Land"."""
+    settings = current()
+    name = (settings.display_name or "").strip() if settings is not None else ""
+    return name or None
+
+
+def by_name(named: str, fallback: str) -> str:
+    """A translated text about the upstream: ``named`` (with ``%(name)s``) filled in with the configured
+    name, else ``fallback``, the text about "the service account of the Land". Two texts rather than one
+    with a name inserted: German declines "das Servicekonto des Landes", a proper name it does not."""
+    name = display_name()
+    return named % {"name": name} if name else fallback
+
+
 def require() -> UpstreamSettings:
     settings = current()
     if settings is None or not settings.client_id:

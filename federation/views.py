@@ -11,6 +11,7 @@ from ..idp.web import safe_next
 from . import client, discovery, service, settings as upstream_settings, tokens
 from .forms import ConfirmForm, LinkForm, UnlinkForm
 from .models import FederatedSession
+from .settings import by_name
 
 bp = Blueprint("federation", __name__, url_prefix="/federation", template_folder="templates")
 
@@ -81,8 +82,7 @@ def first_sign_in():
     """First sign-in with an upstream identity: create a new Bürgerkonto, or link an existing one."""
     result, next_path, _at = service.pending()
     if result is None:
-        flash(_("Please sign in with the service account again."), "info")
-        return redirect(url_for("auth.sign_in"))
+        return _start_again()
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -95,14 +95,23 @@ def first_sign_in():
         service.sign_in(identity, result)
         db.session.commit()
         if identity.account.email is None:
-            flash(_("Your Bürgerkonto was created. The e-mail address of the service account was not taken over."),
-                  "info")
+            flash(by_name(
+                _("Your Bürgerkonto was created. The e-mail address from %(name)s was not taken over."),
+                _("Your Bürgerkonto was created. The e-mail address of the service account was not taken over.")),
+                "info")
         else:
             flash(_("Your Bürgerkonto was created."), "success")
         return redirect(next_path)
     return render_template("federation/first_sign_in.html", form=form, result=result,
                            email=service.proposed_email(result),
                            name=_display_name(result)), 400 if form.errors else 200
+
+
+def _start_again():
+    """The upstream sign-in being decided is gone (expired, or decided in another tab): start over."""
+    flash(by_name(_("Please sign in with %(name)s again."), _("Please sign in with the service account again.")),
+          "info")
+    return redirect(url_for("auth.sign_in"))
 
 
 def _display_name(result) -> str:
@@ -119,8 +128,7 @@ def link():
     """
     result, next_path, at = service.pending()
     if result is None:
-        flash(_("Please sign in with the service account again."), "info")
-        return redirect(url_for("auth.sign_in"))
+        return _start_again()
     account = auth.current_account()
     if account is None:
         return redirect(url_for("auth.sign_in", next=url_for("federation.link")))
@@ -145,12 +153,14 @@ def link():
                 db.session.rollback()
                 service.drop_pending()
                 db.session.commit()
-                flash(_("This Bürgerkonto or this service account identity is linked already."), "error")
+                flash(by_name(_("This Bürgerkonto or this identity of %(name)s is linked already."),
+                              _("This Bürgerkonto or this service account identity is linked already.")), "error")
                 return redirect(url_for("account.overview"))
             service.drop_pending()
             service.sign_in(identity, result)
             db.session.commit()
-            flash(_("Your service account is now linked to your Bürgerkonto."), "success")
+            flash(by_name(_("%(name)s is now linked to your Bürgerkonto."),
+                          _("Your service account is now linked to your Bürgerkonto.")), "success")
             return redirect(next_path if next_path != "/account" else url_for("account.overview"))
     return render_template("federation/link.html", form=form, account=account, fresh=fresh,
                            name=_display_name(result)), 400 if form.errors else 200
@@ -176,7 +186,8 @@ def unlink():
             form.current_password.errors.append(_("The password is wrong."))
         else:
             db.session.commit()
-            flash(_("The service account is no longer linked."), "success")
+            flash(by_name(_("%(name)s is no longer linked."), _("The service account is no longer linked.")),
+                  "success")
             return redirect(url_for("account.overview"))
     return render_template("federation/unlink_failed.html", form=form), 400
 
@@ -208,7 +219,8 @@ def signed_out():
     """Where the upstream sends the browser back after its logout."""
     expected = session.pop(LOGOUT_STATE_KEY, None)
     if expected and request.args.get("state") == expected:
-        flash(_("You are also signed out of the service account."), "success")
+        flash(by_name(_("You are also signed out of %(name)s."), _("You are also signed out of the service account.")),
+              "success")
     return redirect(url_for("auth.sign_in"))
 
 

@@ -29,19 +29,26 @@ def _fresh_upstream(upstream):
     upstream.admin("reset")
 
 
-def upstream_config(upstream: Upstream) -> dict:
+def upstream_config(upstream: Upstream, name: str | None = None) -> dict:
     return {
         "UPSTREAM_ISSUER": upstream.issuer,
         "UPSTREAM_CLIENT_ID": CLIENT_ID,
         "UPSTREAM_CLIENT_SECRET": CLIENT_SECRET,
-        "UPSTREAM_NAME": "Servicekonto des Landes",
+        "UPSTREAM_NAME": name,
         "UPSTREAM_TIMEOUT": 1.5,
     }
 
 
 @pytest.fixture
-def app_config(database_url, smtp, upstream):
-    return base_config(database_url, smtp.port) | upstream_config(upstream)
+def upstream_name():
+    """The upstream's name shown to citizens (``UPSTREAM_NAME``). None: the pages speak of "the service
+    account of the Land", in German too. A test names it with ``@pytest.mark.parametrize("upstream_name", [...])``."""
+    return None
+
+
+@pytest.fixture
+def app_config(database_url, smtp, upstream, upstream_name):
+    return base_config(database_url, smtp.port) | upstream_config(upstream, upstream_name)
 
 
 @pytest.fixture

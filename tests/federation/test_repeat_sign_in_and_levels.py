@@ -72,6 +72,7 @@ def test_without_a_portal_level_any_mapped_value_is_acceptable_weakest_first(fed
     assert sent["nonce"] and sent["state"]
 
 
+@pytest.mark.parametrize("upstream_name", ["Servicekonto des Landes"])
 def test_upstream_verified_attributes_become_verified_claims_with_the_upstream_as_voucher(app, browser, federated,
                                                                                           upstream):
     _create(browser, federated, "erika")
