@@ -49,6 +49,9 @@ def test_enrolment_page_shows_svg_qr_code_and_secret(signed_in):
     assert signed_in.soup(signed_in.get("/account/totp")).select_one(".secret").get_text(strip=True) == secret
     code_field = soup.select_one("input[name=code]")
     assert code_field["autocomplete"] == "one-time-code"
+    # Shown in groups of four for typing by hand; copied, it has no spaces.
+    groups = [span.get_text() for span in soup.select(".secret > span")]
+    assert "".join(groups) == secret and {len(g) for g in groups[:-1]} == {4} and " " not in secret
 
 
 def test_a_wrong_first_code_does_not_switch_totp_on(signed_in, totp_clock, database):
