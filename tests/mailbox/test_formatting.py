@@ -27,8 +27,11 @@ def test_sizes_are_written_with_the_languages_decimal_mark(app, size, german, en
 def test_sizes_below_a_kilobyte_are_counted_in_bytes(app):
     from buergerkonto.mailbox.formatting import file_size
 
-    with app.test_request_context(), force_locale("en"):
-        assert [file_size(n) for n in (1, 2, 999)] == ["1 byte", "2 bytes", "999 bytes"]
+    with app.test_request_context():
+        with force_locale("en"):
+            assert [file_size(n) for n in (1, 2, 999)] == ["1 byte", "2 bytes", "999 bytes"]
+        with force_locale("de"):
+            assert [file_size(n) for n in (1, 2, 999)] == ["1 Byte", "2 Byte", "999 Byte"]
 
 
 def test_message_page_writes_attachment_sizes_in_its_language(leer, citizen, browser, kit):

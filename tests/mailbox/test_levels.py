@@ -96,6 +96,11 @@ def test_locked_messages_are_told_apart_by_sender_date_and_level(leer, landkreis
     assert texts == [f"Message from Landkreis Leer of {rows[0][2].get_text(strip=True)} (needs trust level “high”)",
                      f"Message from Stadt Leer of {rows[1][2].get_text(strip=True)} (needs trust level “substantial”)"]
     assert "Geheim" not in soup.get_text()
+    german = check_page(browser.get("/postbox?lang=de"), 200)
+    rows = [row.select("td") for row in german.select("table.postbox tbody tr")]
+    assert [subject.a.get_text(" ", strip=True) for subject, _sender, _date in rows] == [
+        f"Nachricht von Landkreis Leer vom {rows[0][2].get_text(strip=True)} (erfordert Vertrauensniveau „hoch“)",
+        f"Nachricht von Stadt Leer vom {rows[1][2].get_text(strip=True)} (erfordert Vertrauensniveau „substantiell“)"]
 
 
 def test_inbox_timelines_leave_out_what_the_session_level_does_not_open(leer, citizen, browser):
@@ -171,6 +176,10 @@ def test_locked_page_names_the_authenticator_app_and_links_the_identity_check(ap
     assert parse_qs(step_up.query)["next"] == [f"/postbox/{message_id}"]
     identity = links["Have your identity confirmed at any Bürgerbüro of the district"]
     assert identity.path == "/account/identity" and check_page(browser.get(identity.path), 200)
+    german = check_page(browser.get(f"/postbox/{message_id}?lang=de"), 403)
+    assert [a.get_text(strip=True) for a in german.select("main ul a")] == [
+        "Anmeldung mit dem Code aus Ihrer Authenticator-App bestätigen",
+        "Identität in einem beliebigen Bürgerbüro des Landkreises bestätigen lassen"]
 
 
 def test_locked_page_without_a_second_factor_still_links_the_identity_check(leer, citizen, browser):

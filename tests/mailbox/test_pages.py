@@ -63,6 +63,19 @@ def test_delete_question_names_the_message_and_deletes_nothing_itself(leer, citi
     assert check_page(browser.get(cancel["href"]), 200).h1.get_text() == "Zu löschen"
 
 
+def test_delete_question_in_german(leer, citizen, browser, kit):
+    message_id = _send(leer, kit, subject="Zu löschen")
+    question = check_page(browser.get(f"/postbox/{message_id}/delete"), 200)
+    assert question.html["lang"] == "de" and question.h1.get_text() == "Nachricht löschen?"
+    assert " ".join(question.select_one("main p").get_text().split()) == (
+        "Die Nachricht „Zu löschen“ von Stadt Leer wird aus Ihrem Postfach gelöscht. Das lässt sich nicht "
+        "rückgängig machen. Laden Sie wichtige Bescheide vorher herunter.")
+    assert question.select_one("main form button[type=submit]").get_text(strip=True) == "Endgültig löschen"
+    assert question.find("a", string="Abbrechen")["href"] == f"/postbox/{message_id}"
+    page = check_page(browser.get(f"/postbox/{message_id}"), 200)
+    assert page.find("a", string="Diese Nachricht löschen")["href"] == f"/postbox/{message_id}/delete"
+
+
 def test_only_the_confirmed_form_deletes_the_message(leer, citizen, browser, client, kit):
     message_id = _send(leer, kit, subject="Zu löschen")
     # Without the CSRF token nothing happens.
