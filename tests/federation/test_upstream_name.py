@@ -46,10 +46,12 @@ def test_the_sign_in_page_and_the_unavailable_page_say_the_configured_name(brows
     heading = unavailable.h1.get_text(" ", strip=True)
     assert NAME in button.get_text(strip=True)
     assert NAME in heading and NAME in unavailable.title.get_text()
-    if lang == "en":
-        assert button.get_text(strip=True) == f"Sign in with {NAME}"
-        assert heading == f"{NAME} is not reachable"
-        assert f"{NAME} cannot be reached at the moment." in unavailable.main.get_text(" ", strip=True)
+    expected = {"en": (f"Sign in with {NAME}", f"{NAME} is not reachable", f"{NAME} cannot be reached at the moment."),
+                "de": (f"Mit {NAME} anmelden", f"{NAME} ist nicht erreichbar", f"{NAME} ist derzeit nicht erreichbar.")}
+    label, title, sentence = expected[lang]
+    assert button.get_text(strip=True) == label
+    assert heading == title
+    assert sentence in unavailable.main.get_text(" ", strip=True)
 
 
 @named
