@@ -140,7 +140,9 @@ def _continue(grant, account):
                            and epoch(record.authenticated_at) >= entry["login_after"])
     wanted_sub = hint_sub or claims.requested_sub(claims_request)
     if account is None:
-        return _sign_in(fp, data, prompts, force=False)
+        # With prompt=login the sign-in about to happen is the one asked for: remembered as such,
+        # the citizen is not sent to sign in a second time when the request resumes.
+        return _sign_in(fp, data, prompts, force="login" in prompts)
     stale = max_age is not None and epoch(record.authenticated_at) + max_age < time.time()
     if ("login" in prompts or stale) and not reauthenticated:
         return _sign_in(fp, data, prompts, force=True)

@@ -41,6 +41,16 @@ def test_prompt_login_forces_a_new_sign_in_and_later_auth_time(rp, browser, citi
     assert second["auth_time"] > first["auth_time"]
 
 
+def test_prompt_login_without_a_session_asks_for_the_password_once(rp, browser, make_account):
+    # Signing in is what prompt=login asks for: the citizen who had no session is not asked twice.
+    account = make_account()
+    response = browser.get(rp.authorize_url(prompt="login"))
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in?")
+    done = browser.submit(response.headers["Location"], {"email": account["email"], "password": account["password"]})
+    result = rp.callback(browser.follow(done))
+    assert "code" in result, result
+
+
 def test_prompt_consent_shows_consent_page_even_for_member_portal(rp, citizen):
     page = rp.authorize(prompt="consent", consent=None)
     assert page.status_code == 200 and rp.is_consent_page(page)
