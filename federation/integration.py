@@ -67,7 +67,8 @@ def verified_claims(account, web_session, requested) -> list[dict]:
             if not claims:
                 continue
         settings = upstream_settings.current()
-        voucher = (settings.display_name if settings and settings.issuer == identity.issuer else None) or identity.issuer
+        same_upstream = settings is not None and settings.issuer == identity.issuer
+        voucher = (upstream_settings.display_name() if same_upstream else None) or identity.issuer
         time = identity.verified_at.replace(microsecond=0).isoformat() + "Z" if identity.verified_at else None
         verification = {
             "trust_framework": current_app.config.get("UPSTREAM_TRUST_FRAMEWORK", "eidas"),

@@ -423,7 +423,8 @@ def export(account: Account) -> list[dict]:
                        "status": message.status, "reference": message.reference,
                        "created_at": message.created_at.isoformat() + "Z",
                        "read_at": message.read_at.isoformat() + "Z" if message.read_at else None,
-                       "subject": opened.subject, "body": opened.body, "attachments": opened.attachments})
+                       "language": message.language, "subject": opened.subject, "body": opened.body,
+                       "attachments": opened.attachments})
     return result
 
 

@@ -72,9 +72,9 @@ def test_without_a_portal_level_any_mapped_value_is_acceptable_weakest_first(fed
     assert sent["nonce"] and sent["state"]
 
 
-@pytest.mark.parametrize("upstream_name", ["Servicekonto des Landes"])
+@pytest.mark.parametrize("upstream_name", ["Servicekonto des Landes", "  "], ids=["named", "blank-name"])
 def test_upstream_verified_attributes_become_verified_claims_with_the_upstream_as_voucher(app, browser, federated,
-                                                                                          upstream):
+                                                                                          upstream, upstream_name):
     _create(browser, federated, "erika")
     [(_, _, account_id, _)] = identities(app)
     session = live_session(app, account_id)
@@ -89,7 +89,7 @@ def test_upstream_verified_attributes_become_verified_claims_with_the_upstream_a
     [evidence] = verification["evidence"]
     assert evidence["type"] == "vouch"
     assert evidence["attestation"]["type"] == "digital_attestation"
-    assert evidence["voucher"]["organization"] == "Servicekonto des Landes"
+    assert evidence["voucher"]["organization"] == (upstream_name.strip() or upstream.issuer)  # never a blank name
     assert evidence["time"].endswith("Z")
     # A verified_claims request for some claims gets only those.
     [[only]] = hook(app, "verified_claims", account_row(account_id), session_record(session["sid"]),

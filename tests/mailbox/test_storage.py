@@ -121,6 +121,7 @@ def test_export_includes_the_postbox(leer, citizen, browser, kit):
     [message] = data["postbox"]
     assert message["subject"] == SECRETS[0] and message["body"] == SECRETS[1]
     assert message["attachments"][0]["filename"] == SECRETS[2] and message["sender"] == "Stadt Leer"
+    assert message["language"] == "de"
 
 
 def test_deleting_the_account_deletes_its_postbox(leer, citizen, browser, app, kit):
