@@ -24,6 +24,9 @@ def _text(label, autocomplete=None, max_length=100, message=None, **render):
 
 DATE_HINT = _l("For example 12.08.1964 (day.month.year).")
 DATE_FORMAT_MESSAGE = _l("Please enter the date as day.month.year, for example 12.08.1964.")
+# A document's expiry lies ahead: its example too.
+EXPIRY_HINT = _l("For example 31.05.2033 (day.month.year).")
+EXPIRY_FORMAT_MESSAGE = _l("Please enter the date as day.month.year, for example 31.05.2033.")
 # ASCII digits only: int() would read other scripts' digits too.
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", re.ASCII)
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
@@ -52,9 +55,9 @@ class DayMonthYearField(StringField):
     for citizens, clerks and screen readers. Empty and unreadable input get the same message: the format.
     """
 
-    def __init__(self, label, validators=(), autocomplete="off", **kwargs):
-        super().__init__(label, validators=[DataRequired(DATE_FORMAT_MESSAGE), *validators],
-                         description=DATE_HINT,
+    def __init__(self, label, validators=(), autocomplete="off", hint=DATE_HINT, format_message=DATE_FORMAT_MESSAGE,
+                 **kwargs):
+        super().__init__(label, validators=[DataRequired(format_message), *validators], description=hint,
                          render_kw={"autocomplete": autocomplete, "spellcheck": "false"}, **kwargs)
 
     def process_formdata(self, valuelist):
@@ -154,7 +157,7 @@ class ConfirmForm(_person_fields(SOMEONE_ELSES_DATA), Form):
                                                Regexp(r"^\s*[A-Za-z]{3}\s*$",
                                                       message=_l("Use the three-letter code, e.g. DEU."))],
                                    render_kw={"autocomplete": "off", "autocapitalize": "characters"})
-    document_expires_on = DayMonthYearField(_l("Valid until"))
+    document_expires_on = DayMonthYearField(_l("Valid until"), hint=EXPIRY_HINT, format_message=EXPIRY_FORMAT_MESSAGE)
     document_number = StringField(_l("Document number"), validators=[
         DataRequired(_l("Please enter the document number.")),
         Regexp(r"^[A-Za-z0-9 \-]{5,20}$", message=_l("The document number has 5 to 20 letters and digits."))],

@@ -8,7 +8,8 @@ import pytest
 from flask_babel import force_locale
 from trust_levels.helpers import FORM, PERSON, document, look_up, request_check
 
-from buergerkonto.trust_levels.forms import DATE_FORMAT_MESSAGE, DATE_HINT, parse_date
+from buergerkonto.trust_levels.forms import (DATE_FORMAT_MESSAGE, DATE_HINT, EXPIRY_FORMAT_MESSAGE, EXPIRY_HINT,
+                                             parse_date)
 from buergerkonto.trust_levels.models import IdentityCheck, Verification
 from support.browser import Browser
 
@@ -59,13 +60,14 @@ def test_clerk_sees_and_types_dates_as_on_the_document(app, citizen, office, mak
     assert page.select_one("input#birthdate")["value"] == "12.08.1964"
     expiry = page.select_one("input#document_expires_on")
     assert expiry["type"] == "text" and expiry["autocomplete"] == "off"
-    assert page.select_one("#document_expires_on-hint").get_text(strip=True) == _in(app, DATE_HINT)
+    # Its example lies ahead, as an expiry date does.
+    assert page.select_one("#document_expires_on-hint").get_text(strip=True) == _in(app, EXPIRY_HINT)
 
     refused = staff.submit(check_url, document() | {"document_expires_on": "2033/05/31"},
                            selector=FORM)
     assert refused.status_code == 400
     error = Browser.soup(refused).select_one("#document_expires_on-error").get_text(" ", strip=True)
-    assert error.endswith(_in(app, DATE_FORMAT_MESSAGE))
+    assert error.endswith(_in(app, EXPIRY_FORMAT_MESSAGE))
     valid_until = date.today() + timedelta(days=1000)
     response = staff.submit(check_url, document() | {"document_expires_on": valid_until.strftime("%d.%m.%Y")},
                             selector=FORM)
