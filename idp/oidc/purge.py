@@ -17,6 +17,7 @@ Each kind is kept exactly as long as it can still matter:
   them, else once the longer of 30 days and the refresh-token lifetime is over
   (refresh tokens name their sign-in's session);
 - failed-attempt counters once they would start again from one and hold no lock;
+- retired signing keys once no ID token they signed can matter as a hint (``keys.hint_window``);
 - and what the parts register in ``Hooks.purgers`` (federation: upstream sessions
   whose browser session is over, and the ids of spent upstream logout tokens once
   their age refuses the token anyway).
@@ -32,6 +33,7 @@ from .. import sessions, throttle
 from ..extensions import db
 from ..hooks import hooks
 from ..timeutil import utcnow
+from . import keys
 from .models import AuthorizationCode, ClientAssertionJti, LogoutDelivery, RevokedAccessToken, Token
 
 CODE_KEPT_SECONDS = 24 * 3600
@@ -59,6 +61,7 @@ def purge() -> dict[str, int]:
         "web_sessions": sessions.purge_dead(max(SESSION_KEPT, timedelta(
             seconds=current_app.config["OIDC_REFRESH_TOKEN_LIFETIME"]))),
         "throttle_counters": throttle.purge_stale(),
+        "retired_signing_keys": keys.purge_retired(),
     }
     for name, purger in hooks().purgers.items():
         counts[name] = purger()

@@ -76,6 +76,21 @@ def test_retired_key_is_purged_once_no_sign_in_it_signed_for_can_last(rp, citize
     assert not _stored(app, old_kid)
 
 
+def test_the_daily_purge_removes_retired_keys_past_the_hint_window_too(rp, citizen, runner, app):
+    # Keys rotate rarely; the daily purge must not leave retired keys for ever meanwhile.
+    old_kid = jwt.decode(rp.tokens()["id_token"], rp.jwks()).header["kid"]
+    runner.invoke(args=["keys", "rotate"])
+    lifetime = max(app.config["SESSION_ABSOLUTE_TIMEOUT"], timedelta(seconds=app.config["OIDC_REFRESH_TOKEN_LIFETIME"]))
+    _retire_earlier(app, lifetime - timedelta(hours=1))
+    assert runner.invoke(args=["purge"]).exit_code == 0
+    assert _stored(app, old_kid)
+    _retire_earlier(app, timedelta(hours=2))
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0 and "retired signing keys" in result.output
+    assert not _stored(app, old_kid)
+    assert jwt.decode(rp.tokens()["id_token"], rp.jwks()).header["kid"] != old_kid  # the active key stays
+
+
 def test_logout_with_an_id_token_signed_by_a_key_no_longer_published(make_rp, citizen, browser, runner, app):
     rp = make_rp(post_logout_redirect_uris=[LOGOUT_TARGET])
     id_token = rp.tokens("openid")["id_token"]
