@@ -95,15 +95,21 @@ def form_page() -> str | None:
     return None
 
 
+# Addresses that answer GET but are steps of a portal's sign-in, not pages to come back to: without
+# the portal's request (gone with the session) they show only an error.
+_PROTOCOL_STEPS = ("oidc_authorize.",)
+
+
 def page_endpoint(path: str) -> str | None:
-    """The endpoint that shows ``path`` to a browser (answers GET), or ``None``; the start page is none."""
+    """The endpoint that shows ``path`` to a browser (answers GET), or ``None``; the start page and the
+    steps of a portal's sign-in are none."""
     if path in ("", "/"):
         return None
     try:
         endpoint, _arguments = current_app.url_map.bind("").match(path, method="GET")
     except (HTTPException, RequestRedirect):
         return None
-    return endpoint
+    return None if endpoint.startswith(_PROTOCOL_STEPS) else endpoint
 
 
 def select_locale() -> str:

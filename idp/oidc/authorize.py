@@ -26,7 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from wtforms import ValidationError
 
-from .. import auth, events
+from .. import auth, events, session_timeout
 from ..extensions import csrf, db
 from ..forms import EmptyForm
 from ..hooks import hooks, proofing_level
@@ -96,6 +96,9 @@ def decide(fp):
     try:
         validate_csrf(request.form.get("csrf_token"))
     except (ValidationError, CSRFError):
+        lapsed = getattr(session, "lapsed", None)
+        if lapsed is not None:  # idle too long on the consent or step-up page: say so
+            return session_timeout.expired_page(lapsed)
         return _page(_("For your security the form could not be accepted. Please go back and try again."))
     stash = _stash()
     entry = stash.get(fp)

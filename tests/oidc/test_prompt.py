@@ -76,6 +76,27 @@ def test_external_portal_asks_consent_once_then_remembers(make_rp, citizen):
     assert rp.is_consent_page(rp.authorize("openid email phone", consent=None))
 
 
+def test_consent_given_after_the_session_idled_out_says_so(make_rp, citizen, app):
+    from datetime import timedelta
+
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.models import WebSession
+
+    rp = make_rp(external=True)
+    page = rp.authorize("openid email", consent=None)
+    assert rp.is_consent_page(page)
+    with app.app_context():
+        for record in WebSession.query.filter(WebSession.ended_at.is_(None)):
+            record.last_seen_at -= timedelta(minutes=31)  # the citizen left the page standing
+        db.session.commit()
+    answer = rp.decide(page, "allow")
+    assert answer.status_code == 400
+    soup = rp.browser.soup(answer)
+    assert "abgelaufen" in soup.h1.get_text()
+    # Signing in again leads to the account page: the portal's request is gone with the session.
+    assert soup.select_one("main a[href='/sign-in']") is not None
+
+
 def test_prompt_none_at_external_portal_without_consent_is_consent_required(make_rp, citizen):
     rp = make_rp(external=True)
     assert rp.callback(rp.authorize("openid email", prompt="none"))["error"] == "consent_required"
