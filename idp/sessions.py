@@ -91,6 +91,16 @@ def _due_for_write(session: ServerSession, now: datetime) -> bool:
     return session.modified or session.rotated or now - session.record.last_seen_at >= _TOUCH_INTERVAL
 
 
+# What outlives a session that is over: the language the citizen chose (the page saying the session
+# expired, and the sign-in after it, stay in it). Nothing that identifies anyone.
+_CARRIED_OVER = ("locale",)
+
+
+def _carried_over(record: WebSession) -> dict:
+    data = record.data or {}
+    return {key: data[key] for key in _CARRIED_OVER if key in data}
+
+
 class DatabaseSessionInterface(SessionInterface):
     """Flask session interface over the ``web_session`` table."""
 
@@ -106,8 +116,10 @@ class DatabaseSessionInterface(SessionInterface):
                 reason = lapse_reason(app, record)
                 if reason is None:
                     return ServerSession(dict(record.data or {}), record=record, token=token)
+                carried = _carried_over(record)
                 if record.authenticated_at is not None:
-                    return ServerSession(lapsed=Lapsed(record.kind, reason))
+                    return ServerSession(carried, lapsed=Lapsed(record.kind, reason))
+                return ServerSession(carried)
         return ServerSession()
 
     def save_session(self, app, session: ServerSession, response):

@@ -200,6 +200,16 @@ def test_a_form_sent_after_the_idle_limit_says_why_and_leads_back_to_it(signed_i
     assert unquote(response.headers["Location"]).endswith("/account/profile?lang=en")
 
 
+def test_the_language_chosen_outlives_the_session(signed_in, database):
+    signed_in.get("/account?lang=en")  # chosen once; the pages after carry no ?lang=
+    page = signed_in.get("/account/password")
+    _age(database, 31)
+    soup = check_page(signed_in.submit_page(page, {}), 400)
+    assert soup.html["lang"] == "en" and soup.h1.get_text() == "Your session has expired"
+    sign_in_page = Browser.soup(signed_in.get(soup.find("a", string="Sign in again")["href"]))
+    assert sign_in_page.html["lang"] == "en"
+
+
 def test_german_expired_page_passes_the_checks(signed_in, database):
     page = signed_in.get("/account/password")
     _age(database, 31)
