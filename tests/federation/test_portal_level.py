@@ -6,7 +6,7 @@ import json
 
 import pyotp
 
-from buergerkonto.idp.extensions import db
+from support.plugin import enable_totp
 
 HIGH = "http://eidas.europa.eu/LoA/high"
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
@@ -71,20 +71,6 @@ def _create_with_the_eid(app, browser, federated) -> int:
     return account_id
 
 
-def _enable_totp(app, account_id) -> str:
-    from buergerkonto.idp import totp
-    from buergerkonto.idp.models import Account
-    from buergerkonto.idp.timeutil import utcnow
-
-    secret = pyotp.random_base32()
-    with app.app_context():
-        account = db.session.get(Account, account_id)
-        account.totp_secret = totp.encrypt_secret(secret, account.id)
-        account.totp_enabled_at = utcnow()
-        db.session.commit()
-    return secret
-
-
 # The upstream signs in with a password and a one-time code, says so in amr, but asserts only low.
 LOW_WITH_UPSTREAM_MFA = {"acr": LOW, "amr": ["pwd", "otp", "mfa"]}
 
@@ -101,7 +87,7 @@ def test_an_upstream_mfa_does_not_lift_the_level_above_what_its_acr_maps_to(app,
 
 def test_a_second_factor_added_here_counts_on_a_federated_session_and_an_upstream_mfa_does_not_replace_it(
         app, browser, federated, upstream, portal):
-    secret = _enable_totp(app, _create_with_the_eid(app, browser, federated))
+    secret = enable_totp(app, _create_with_the_eid(app, browser, federated))
     upstream.admin("tamper", claims=LOW_WITH_UPSTREAM_MFA)
     assert federated("erika").status_code == 302
 

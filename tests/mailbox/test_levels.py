@@ -6,7 +6,7 @@ import pyotp
 import pytest
 
 from support.a11y import check_page
-from support.plugin import sign_in
+from support.plugin import enable_totp, sign_in
 
 
 @pytest.fixture
@@ -15,27 +15,11 @@ def proven(app):
     app.extensions["buergerkonto.hooks"].proofing_level.append(lambda account: "substantial")
 
 
-def _enable_totp(app, account_id: int) -> str:
-    """Switch two-step sign-in on for the account; returns the authenticator's secret."""
-    from buergerkonto.idp import totp
-    from buergerkonto.idp.extensions import db
-    from buergerkonto.idp.models import Account
-    from buergerkonto.idp.timeutil import utcnow
-
-    secret = pyotp.random_base32()
-    with app.app_context():
-        row = db.session.get(Account, account_id)
-        row.totp_secret = totp.encrypt_secret(secret, row.id)
-        row.totp_enabled_at = utcnow()
-        db.session.commit()
-    return secret
-
-
 @pytest.fixture
 def totp_citizen(app, make_account, browser, proven):
     """A citizen with two-step sign-in, signed in with password and code (level substantial)."""
     account = make_account()
-    secret = _enable_totp(app, account["id"])
+    secret = enable_totp(app, account["id"])
     response = sign_in(browser, account["email"], account["password"])
     assert response.status_code == 302 and "/second-factor" in response.headers["Location"]
     done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
@@ -155,7 +139,7 @@ def test_delete_question_of_a_locked_message_withholds_the_subject_and_deletes_n
 def test_stepping_up_from_a_locked_delete_question_comes_back_to_it(app, leer, citizen, browser, proven, kit):
     message_id = leer.send(leer.portal_token(), leer.sub(), min_level="substantial",
                            subject="Nur substantiell").get_json()["id"]
-    secret = _enable_totp(app, citizen["id"])  # after the password sign-in: this session is still "low"
+    secret = enable_totp(app, citizen["id"])  # after the password sign-in: this session is still "low"
     question = f"/postbox/{message_id}/delete"
     step_up = check_page(browser.get(question), 403).select_one("main a[href^='/sign-in/second-factor']")
     assert parse_qs(urlsplit(step_up["href"]).query)["next"] == [question]
@@ -166,7 +150,7 @@ def test_stepping_up_from_a_locked_delete_question_comes_back_to_it(app, leer, c
 
 def test_locked_page_names_the_authenticator_app_and_links_the_identity_check(app, leer, citizen, browser, proven):
     message_id = leer.send(leer.portal_token(), leer.sub(), min_level="substantial").get_json()["id"]
-    _enable_totp(app, citizen["id"])
+    enable_totp(app, citizen["id"])
     soup = check_page(browser.get(f"/postbox/{message_id}?lang=en"), 403)
     links = {a.get_text(strip=True): urlsplit(a["href"]) for a in soup.select("main ul a")}
     assert set(links) == {"Confirm your sign-in with the code from your authenticator app",

@@ -5,6 +5,8 @@ import json
 import pyotp
 import pytest
 
+from support.plugin import enable_totp
+
 LOW = "http://eidas.europa.eu/LoA/low"
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 HIGH = "http://eidas.europa.eu/LoA/high"
@@ -20,27 +22,12 @@ def proofed_substantial(app):
     app.extensions["buergerkonto.hooks"].proofing_level.append(lambda account: "substantial")
 
 
-def _enable_totp(app, account_id):
-    from buergerkonto.idp import totp
-    from buergerkonto.idp.extensions import db
-    from buergerkonto.idp.models import Account
-    from buergerkonto.idp.timeutil import utcnow
-
-    secret = pyotp.random_base32()
-    with app.app_context():
-        account = db.session.get(Account, account_id)
-        account.totp_secret = totp.encrypt_secret(secret, account.id)
-        account.totp_enabled_at = utcnow()
-        db.session.commit()
-    return secret
-
-
 def test_default_level_is_low(rp, citizen):
     assert rp.id_token(rp.tokens()["id_token"])["acr"] == LOW
 
 
 def test_step_up_with_second_factor_raises_level(rp, browser, citizen, app, proofed_substantial):
-    secret = _enable_totp(app, citizen["id"])
+    secret = enable_totp(app, citizen["id"])
     response = browser.get(rp.authorize_url(acr_values=SUBSTANTIAL))
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/sign-in/second-factor?next=")
@@ -52,7 +39,7 @@ def test_step_up_with_second_factor_raises_level(rp, browser, citizen, app, proo
 
 
 def test_step_up_needed_with_prompt_none_is_interaction_required(rp, citizen, app, proofed_substantial):
-    _enable_totp(app, citizen["id"])
+    enable_totp(app, citizen["id"])
     result = rp.callback(rp.authorize(acr_values=SUBSTANTIAL, prompt="none"))
     assert result["error"] == "interaction_required" and "code" not in result
 
@@ -97,7 +84,7 @@ def test_preferred_level_with_prompt_none_issues_lower_level(rp, citizen):
 
 
 def test_stork_alias_is_answered_in_the_requested_vocabulary(rp, browser, citizen, app, proofed_substantial):
-    secret = _enable_totp(app, citizen["id"])
+    secret = enable_totp(app, citizen["id"])
     response = browser.get(rp.authorize_url(claims=essential("STORK-QAA-Level-3")))
     done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
     result = rp.callback(browser.follow(done))
@@ -116,7 +103,7 @@ def test_unknown_essential_acr_is_unmet(rp, citizen):
 
 
 def test_refresh_keeps_stepped_up_acr(rp, browser, citizen, app, proofed_substantial):
-    secret = _enable_totp(app, citizen["id"])
+    secret = enable_totp(app, citizen["id"])
     response = browser.get(rp.authorize_url("openid offline_access", acr_values=SUBSTANTIAL))
     done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
     page = browser.follow(done)

@@ -199,6 +199,24 @@ def make_account(app):
     return make
 
 
+def enable_totp(app, account_id: int) -> str:
+    """Switch two-step sign-in on for the account behind the pages' back; returns the authenticator's secret."""
+    import pyotp
+
+    from buergerkonto.idp import totp
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.models import Account
+    from buergerkonto.idp.timeutil import utcnow
+
+    secret = pyotp.random_base32()
+    with app.app_context():
+        account = db.session.get(Account, account_id)
+        account.totp_secret = totp.encrypt_secret(secret, account.id)
+        account.totp_enabled_at = utcnow()
+        db.session.commit()
+    return secret
+
+
 def sign_in(browser: Browser, email: str, password: str, next_url: str = "/account"):
     """Sign in through the form like a citizen; returns the final response."""
     response = browser.submit(f"/sign-in?next={next_url}", {"email": email, "password": password})

@@ -145,9 +145,9 @@ def test_german_document_names_are_marked_german_on_english_pages(app, citizen, 
     assert [words.get_text() for words in soup.main.select("[lang=de]")] == ["Reisepass"]
 
 
-def test_office_admin_pages_for_held_and_confirmed_verifications(app, office, make_staff, make_account,
-                                                                 new_browser):
-    staff = make_staff(office["id"])
+def _one_held_one_confirmed(app, staff, make_account, new_browser):
+    """Two citizens show the same document: the first check is confirmed, the second held.
+    Returns the answer to the second confirmation and the public ids of the held and the confirmed one."""
     codes = []
     for _ in range(2):
         account = make_account()
@@ -156,11 +156,17 @@ def test_office_admin_pages_for_held_and_confirmed_verifications(app, office, ma
         codes.append(request_check(browser))
     assert confirm_check(staff, codes[0], number="T22000129").status_code == 200
     held = confirm_check(staff, codes[1], number="T22000129")
-    soup = check_page(held, 200)
-    assert soup.h1.get_text(strip=True) == "Zur Klärung zurückgestellt"
     with app.app_context():
         held_id = Verification.query.filter_by(status="held").one().public_id
         confirmed_id = Verification.query.filter_by(status="confirmed").one().public_id
+    return held, held_id, confirmed_id
+
+
+def test_office_admin_pages_for_held_and_confirmed_verifications(app, office, make_staff, make_account,
+                                                                 new_browser):
+    held, held_id, confirmed_id = _one_held_one_confirmed(app, make_staff(office["id"]), make_account, new_browser)
+    soup = check_page(held, 200)
+    assert soup.h1.get_text(strip=True) == "Zur Klärung zurückgestellt"
 
     admin = make_staff(office["id"], role="office-admin")
     soup = check_page(admin.get("/staff/home"), 200)
@@ -180,18 +186,8 @@ def test_a_failed_decision_or_revocation_heads_the_page_with_its_errors(app, off
                                                                          new_browser):
     """The error summary sits under the h1 (not as a second h2 inside the form's section), and the view hands
     both forms to the layout as ``error_forms``, whose errors make the title begin with "Fehler:"."""
-    staff = make_staff(office["id"])
-    codes = []
-    for _ in range(2):
-        account = make_account()
-        browser = new_browser()
-        sign_in(browser, account["email"], account["password"])
-        codes.append(request_check(browser))
-    assert confirm_check(staff, codes[0], number="T22000129").status_code == 200
-    assert confirm_check(staff, codes[1], number="T22000129").status_code == 200
-    with app.app_context():
-        held_id = Verification.query.filter_by(status="held").one().public_id
-        confirmed_id = Verification.query.filter_by(status="confirmed").one().public_id
+    held, held_id, confirmed_id = _one_held_one_confirmed(app, make_staff(office["id"]), make_account, new_browser)
+    assert held.status_code == 200
     admin = make_staff(office["id"], role="office-admin")
     failures = [(held_id, {"decision": ""}, "decide", "decision_form"),
                 (confirmed_id, {"reason": "zu kurz"}, "revoke", "revoke_form")]
