@@ -4,7 +4,7 @@ import os
 import time
 from math import ceil
 
-from flask import Flask, render_template, request, session
+from flask import Flask, render_template, request
 from flask_babel import gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -133,9 +133,9 @@ def _register_error_handlers(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         if wants_problem_json():
             return problem(400, "Bad Request", "The form's security token is missing or invalid.")
-        lapsed = getattr(session, "lapsed", None)
-        if lapsed is not None:  # the token was the ended session's: say so, and lead back through the sign-in
-            return session_timeout.expired_page(lapsed)
+        expired = session_timeout.expired_page_if_lapsed()
+        if expired is not None:
+            return expired
         return render_template("error.html", status=400, title=_("The form has expired"),
                                message=_("For your security the form could not be accepted. Please go "
                                          "back, reload the page and try again."), back=back_link()), 400

@@ -65,6 +65,13 @@ def page_state() -> dict | None:
     }
 
 
+def expired_page_if_lapsed():
+    """For a form refused by its CSRF check: the expired page when the token was a session's that is
+    over (say so, and lead back through the sign-in); ``None`` when the refusal has another cause."""
+    lapsed = getattr(session, "lapsed", None)
+    return expired_page(lapsed) if lapsed is not None else None
+
+
 def expired_page(lapsed: Lapsed):
     """The answer to a form sent after its session ended: why, and the way back to it through the sign-in."""
     if lapsed.reason == "idle":

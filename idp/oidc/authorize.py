@@ -96,9 +96,9 @@ def decide(fp):
     try:
         validate_csrf(request.form.get("csrf_token"))
     except (ValidationError, CSRFError):
-        lapsed = getattr(session, "lapsed", None)
-        if lapsed is not None:  # idle too long on the consent or step-up page: say so
-            return session_timeout.expired_page(lapsed)
+        expired = session_timeout.expired_page_if_lapsed()  # idle too long on the consent or step-up page
+        if expired is not None:
+            return expired
         return _page(_("For your security the form could not be accepted. Please go back and try again."))
     stash = _stash()
     entry = stash.get(fp)
