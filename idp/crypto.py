@@ -47,6 +47,13 @@ def keyed_hash(value: str, purpose: str) -> str:
     return hmac.new(derive_key(purpose), value.encode(), hashlib.sha256).hexdigest()
 
 
+def sector_value(purpose: str, sector: str, value: str) -> str:
+    """``value`` as the portals of ``sector`` see it: HMAC-SHA256 of both under the key for
+    ``purpose``, URL-safe base64 (43 characters). Pairwise subjects and per-sector ``sid``s."""
+    digest = hmac.new(derive_key(purpose), f"{sector}\x00{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def sha256_hex(value: str) -> str:
     """Plain SHA-256, for high-entropy random tokens where a salt adds nothing."""
     return hashlib.sha256(value.encode()).hexdigest()

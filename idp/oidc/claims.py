@@ -6,12 +6,9 @@ session's authentication: a password alone is ``low``, password plus a second
 factor (``mfa`` in the session's amr, RFC 8176) ``substantial``.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 
-from ..crypto import derive_key
+from ..crypto import sector_value
 from ..hooks import LEVELS, hooks, proofing_level
 from ..models import Account, WebSession
 
@@ -43,9 +40,7 @@ def subject_for(client, account: Account) -> str:
     """``sub`` for ``account`` as seen by ``client``: pairwise per sector unless configured public."""
     if client.subject_type == "public":
         return account.uuid
-    digest = hmac.new(derive_key("oidc-pairwise-subject"), f"{client.sector}\x00{account.uuid}".encode(),
-                      hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return sector_value("oidc-pairwise-subject", client.sector, account.uuid)
 
 
 # --- levels ------------------------------------------------------------------------------

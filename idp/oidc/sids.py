@@ -8,16 +8,11 @@ value, derived like the pairwise ``sub`` (``claims.subject_for``): portals of on
 keeps its own id (portal sign-ins, tokens, logout deliveries name it).
 """
 
-import base64
-import hashlib
-import hmac
-
-from ..crypto import derive_key
+from ..crypto import sector_value
 
 PURPOSE = "oidc-sector-sid"
 
 
 def portal_sid(client, sid: str) -> str:
     """``sid`` as ``client`` sees it: 43 URL-safe characters, like the session's own id."""
-    digest = hmac.new(derive_key(PURPOSE), f"{client.sector}\x00{sid}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return sector_value(PURPOSE, client.sector, sid)
