@@ -192,7 +192,7 @@ def render(rows, peer_rows, info, args) -> str:
         f"Versions: Python {info['python']}, " + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
         + f", {info['postgresql']}, {info['wrk']}, Node {info['node']}, oidc-provider {info['oidc-provider']}",
         f"argon2id: m = {a2.get('ARGON2_MEMORY_KIB', 0) // 1024} MiB, t = {a2.get('ARGON2_TIME_COST')}, "
-        f"p = {a2.get('ARGON2_PARALLELISM')}",
+        f"p = {a2.get('ARGON2_PARALLELISM')}; libargon2: {info.get('argon2_build', 'unknown')}",
         f"Load: wrk, {args.connections} connections, {args.threads} threads; warm-up {args.warmup:g} s, median of "
         f"{args.runs} x {args.duration:g} s; service: buergerkonto serve --workers {args.workers}"
         f"{(' ' + args.serve_args) if args.serve_args else ''} "

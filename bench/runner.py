@@ -411,6 +411,8 @@ class Bench:
     def machine(self) -> dict:
         from importlib.metadata import version
 
+        from buergerkonto.idp import argon2_build
+
         cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                     if line.startswith("model name")), platform.processor())
         mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
@@ -423,6 +425,7 @@ class Bench:
                                                           "argon2-cffi", "httpx", "aiohttp")},
             "postgresql": pg_version(), "wrk": tools.version(["wrk", "-v"]),
             "node": tools.version(["node", "--version"]), "oidc-provider": peer_version(),
+            "argon2_build": argon2_build.description(),
         }
 
 
