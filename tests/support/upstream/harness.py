@@ -106,12 +106,22 @@ class UpstreamBrowser:
         return self._walk(response)
 
 
+def _install_provider() -> None:
+    """oidc-provider from npm, once: scripts/test installs it, and when a test run starts without it, the
+    pytest workers take turns (two ``npm ci`` in one folder at once broke every federation test)."""
+    import fcntl
+
+    with open(HARNESS / ".npm-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (HARNESS / "node_modules" / "oidc-provider").exists():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HARNESS, check=True,
+                           capture_output=True, timeout=300)
+
+
 def start_upstream(log_dir: Path) -> Upstream:
     if shutil.which("node") is None:
         raise RuntimeError("Node.js is needed for the federation tests (the upstream is oidc-provider)")
-    if not (HARNESS / "node_modules" / "oidc-provider").exists():
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=HARNESS, check=True,
-                       capture_output=True, timeout=300)
+    _install_provider()
     from joserfc.jwk import RSAKey
 
     key = RSAKey.generate_key(2048, parameters={"kid": "buergerkonto-key-1", "use": "sig", "alg": "RS256"})
