@@ -252,7 +252,12 @@ class OpenIDCode(_IDTokenMixin, oidc_grants.OpenIDCode):
     """ID tokens for the code grant; a nonce is accepted once per client."""
 
     def exists_nonce(self, nonce, request):
-        # Authlib asks twice per authorization (validating, then issuing): one query answers both.
+        # A nonce is refused when one of the portal's codes already carries it: what matters is the
+        # pass that issues the code. Without a signed-in citizen no code is issued (the request goes
+        # to the sign-in page and comes back), so that pass needs no query; the pass that issues
+        # looks. Authlib asks twice in that pass (validating, then issuing): one query answers both.
+        if request.user is None:
+            return False
         seen = g.setdefault("oidc_nonce_seen", {})
         key = (request.payload.client_id, nonce)
         if key not in seen:

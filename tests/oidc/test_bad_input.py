@@ -97,6 +97,24 @@ def test_replayed_nonce_is_refused(signed_in_rp):
     assert rp.callback(rp.authorize(nonce="fixed-nonce"))["error"] == "invalid_request"
 
 
+def test_replayed_nonce_from_a_browser_not_signed_in_is_refused_before_a_code_is_issued(signed_in_rp, make_account,
+                                                                                        app):
+    # The nonce is looked up in the pass that issues the code, not before the sign-in page: the replay
+    # is caught when the citizen comes back signed in, and no second code carries the nonce.
+    from support.browser import Browser
+
+    rp = signed_in_rp
+    rp.code(nonce="fixed-nonce")  # a first citizen's sign-in at the portal
+    before = _count_issued(app)
+    account = make_account()
+    rp.browser = browser = Browser(app.test_client())  # a second browser, no session
+    response = browser.get(rp.authorize_url(nonce="fixed-nonce"))
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in?")
+    done = browser.submit(response.headers["Location"], {"email": account["email"], "password": account["password"]})
+    assert rp.callback(browser.follow(done))["error"] == "invalid_request"
+    assert _count_issued(app) == before
+
+
 def test_tampered_or_unsigned_id_token_hint_is_refused(signed_in_rp, app):
     rp = signed_in_rp
     id_token = rp.tokens()["id_token"]
