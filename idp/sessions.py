@@ -10,9 +10,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import g
+from flask import g, has_request_context, session as flask_session
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import and_, delete, event, inspect, or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
@@ -55,6 +55,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.rotated = False
         self.lapsed = lapsed
+        self.cookie_due = False  # the record was written in this request: the cookie goes out with the response
 
 
 def idle_timeout(app, kind: str) -> timedelta:
@@ -132,19 +133,21 @@ class DatabaseSessionInterface(SessionInterface):
             return
         now = utcnow()
         record = session.record
-        if record is None:
+        created = record is None
+        if created:
             session.token = secrets.token_urlsafe(32)
             record = session.record = new_record(app, session.token, now)
             db.session.add(record)
-        elif not _due_for_write(session, now):
+        if created or _due_for_write(session, now):
+            # Written here unless the request's own commit already took it along (_write_with_the_request).
+            _write(session, record, now)
+            try:
+                db.session.commit()
+            except SQLAlchemyError:
+                db.session.rollback()
+                raise
+        if not session.cookie_due:
             return
-        record.data = dict(session)
-        record.last_seen_at = now
-        try:
-            db.session.commit()
-        except SQLAlchemyError:
-            db.session.rollback()
-            raise
         response.set_cookie(
             name,
             session.token,
@@ -155,6 +158,33 @@ class DatabaseSessionInterface(SessionInterface):
             path=path,
         )
         response.vary.add("Cookie")
+
+
+def _write(session: ServerSession, record: WebSession, now: datetime) -> None:
+    record.data = dict(session)
+    record.last_seen_at = now
+    session.modified = session.rotated = False
+    session.cookie_due = True
+
+
+@event.listens_for(db.session, "before_commit")
+def _write_with_the_request(db_session) -> None:
+    """A request that commits its own changes takes its browser session's changes along.
+
+    Otherwise ``save_session`` writes them after the view, in a transaction of its own: at every
+    sign-in one UPDATE of the record the view had just rotated, and a BEGIN and COMMIT around it.
+    Only a record this database session holds is written; one its request deleted, or a session
+    of another thread or of no request, is left alone.
+    """
+    if not has_request_context():
+        return
+    session = flask_session._get_current_object()
+    record = getattr(session, "record", None)
+    if record is None or record not in db_session or inspect(record).deleted:
+        return
+    now = utcnow()
+    if _due_for_write(session, now):
+        _write(session, record, now)
 
 
 def new_record(app, token: str, now, kind: str = "citizen") -> WebSession:

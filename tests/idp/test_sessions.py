@@ -137,3 +137,71 @@ def test_server_to_server_endpoints_never_read_or_write_the_browser_session(app,
     assert not [s for s in statements if "web_session" in s]
     page = signed_in.get("/account")
     assert page.status_code == 200  # the same cookie still signs the citizen in on pages
+
+
+def _writes_to_web_session(app, action):
+    """The INSERTs and UPDATEs of ``web_session`` that ``action()`` sends, and its result."""
+    from sqlalchemy import event
+
+    from buergerkonto.idp.extensions import db
+
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        result = action()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return [s for s in statements if s.lstrip().upper().startswith(("INSERT INTO WEB_SESSION",
+                                                                    "UPDATE WEB_SESSION"))], result
+
+
+def test_a_sign_in_writes_its_session_once_in_its_own_transaction(app, browser, make_account):
+    # The sign-in commits the rotated record; the session's data went along in that commit instead of
+    # a second UPDATE (and transaction) after it. The browser is signed in under the new cookie.
+    account = make_account()
+    page = browser.get("/sign-in?next=/account")
+    before = _cookie(browser)
+    csrf_before = _record_data(app, before)["csrf_token"]
+    writes, response = _writes_to_web_session(app, lambda: browser.submit_page(
+        page, {"email": account["email"], "password": account["password"]}, url="/sign-in?next=/account"))
+    assert response.status_code == 302
+    assert len(writes) == 1, writes
+    assert _cookie(browser) not in (None, before)
+    assert browser.get("/account").status_code == 200
+    assert _record_data(app, _cookie(browser))["csrf_token"] != csrf_before  # renewed at sign-in
+
+
+def _record_data(app, token) -> dict:
+    from buergerkonto.idp.crypto import sha256_hex
+    from buergerkonto.idp.models import WebSession
+
+    with app.app_context():
+        return dict(WebSession.query.filter_by(token_hash=sha256_hex(token)).one().data or {})
+
+
+def test_session_changes_after_the_views_commit_are_saved_too(make_app, make_account):
+    # A view that commits and then changes the session: the change after the commit is written at the
+    # end of the request; one before it went along with the commit.
+    from flask import session
+
+    from buergerkonto.idp.extensions import db
+
+    app = make_app()
+
+    @app.route("/_test/commit-then-change")
+    def commit_then_change():
+        session["before_commit"] = "a"
+        db.session.commit()
+        session["after_commit"] = "b"
+        return "ok"
+
+    browser = Browser(app.test_client())
+    account = make_account()
+    assert sign_in(browser, account["email"], account["password"]).status_code == 302
+    writes, response = _writes_to_web_session(app, lambda: browser.get("/_test/commit-then-change"))
+    assert response.status_code == 200 and len(writes) == 2, writes
+    data = _record_data(app, _cookie(browser))
+    assert data["before_commit"] == "a" and data["after_commit"] == "b"
