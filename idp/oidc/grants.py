@@ -19,14 +19,13 @@ from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants
 from flask import current_app, g
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm import joinedload
 
 from .. import events
 from ..cache import cache
 from ..extensions import db
 from ..timeutil import utcnow
 from . import access_tokens, claims, consents, keys, sids
-from .models import AuthorizationCode, PortalSignIn, Token, hash_token, token_by_hash
+from .models import AuthorizationCode, PortalSignIn, Token, code_by_hash, hash_token, token_by_hash
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 MAX_CREDENTIAL_LENGTH = 256
@@ -86,8 +85,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > MAX_CREDENTIAL_LENGTH:
             return None
-        item = (AuthorizationCode.query.options(joinedload(AuthorizationCode.account))
-                .filter_by(code=hash_token(code), client_id=client.client_id).first())
+        item = code_by_hash(hash_token(code), client.client_id)
         if item is None:
             return None
         if item.used_at is not None:
