@@ -440,6 +440,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bk-bench-") as tmp:
         bench.run_service(Path(tmp))
     bench.run_peer()
+    info["oidc-provider"] = peer_version()  # installed by run_peer on a first run
     info["argon2"] = bench.argon2
     info["calibration"] = bench.calibration
     info["database"] = getattr(bench, "db_size", {})
