@@ -46,7 +46,9 @@ def hashes_correctly() -> bool:
 
 
 def description() -> str:
-    """``PyPI wheel (...)`` or ``built here (flags)``, for the benchmark's header."""
+    """Which build is installed, for the benchmark's header: built for this CPU (with its compiler flags),
+    or PyPI's generic wheel (with its tags). A marker left behind after pip reinstalled the wheel counts
+    for nothing: the installed wheel's tags decide."""
     dist = distribution("argon2-cffi-bindings")
     tags = [line.split(":", 1)[1].strip() for line in (dist.read_text("WHEEL") or "").splitlines()
             if line.startswith("Tag:")]
