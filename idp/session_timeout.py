@@ -6,6 +6,9 @@ A signed-in session ends after ``SESSION_IDLE_TIMEOUT`` (citizens) or ``STAFF_SE
 - every page of a signed-in session says the limit in words (also without JavaScript), and tells
   ``static/session-timeout.js`` on ``<body>`` how many seconds are left; shortly before the end the
   script offers "Stay signed in", which posts to ``keep_alive`` and restarts the idle clock;
+- the absolute lifetime (``SESSION_ABSOLUTE_TIMEOUT``, 12 hours) is said in the footer too, and when it
+  ends before the idle clock, the script warns of it instead: it cannot be extended (ASVS 3.3), so the
+  notice says to finish what is being typed and offers to sign in again;
 - a form sent after the end is answered with why it was refused and a way to sign in again that
   leads back to the form (``expired_page``; the ended session took the form's CSRF token with it).
 """
@@ -58,6 +61,9 @@ def page_state() -> dict | None:
         "minutes": _minutes(limit.total_seconds()),
         "idle_seconds": int(limit.total_seconds()),
         "seconds_left": max(0, int((idle_deadline(current_app, session, now) - now).total_seconds())),
+        # The absolute lifetime cannot be extended (that is its point), but it is said and warned of too.
+        "lifetime_seconds_left": max(0, int((record.expires_at - now).total_seconds())),
+        "lifetime_hours": _hours(current_app.config["SESSION_ABSOLUTE_TIMEOUT"].total_seconds()),
         "warning_seconds": WARNING_SECONDS,
         "warning_minutes": _minutes(WARNING_SECONDS),
         "keep_alive_url": url_for("session_timeout.keep_alive"),
@@ -99,3 +105,7 @@ def _this_page() -> str | None:
 
 def _minutes(seconds: float) -> int:
     return ceil(seconds / 60)
+
+
+def _hours(seconds: float) -> int:
+    return max(1, round(seconds / 3600))

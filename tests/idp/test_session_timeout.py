@@ -74,6 +74,29 @@ def test_citizen_pages_say_the_limit_and_tell_the_script_the_seconds_left(signed
     assert unquote(again["href"]) == "/sign-in?next=/account/profile?lang=en"
 
 
+@pytest.mark.parametrize("lang, footer_text, notice_text", [
+    ("en", "A sign-in lasts at most 12 hours; then you sign in again.",
+     "For your security a sign-in lasts at most 12 hours. Your session ends in 2 minutes. "
+     "Finish what you are typing now; afterwards you sign in again."),
+    ("de", "Eine Anmeldung gilt höchstens 12 Stunden; danach melden Sie sich erneut an.",
+     "Aus Sicherheitsgründen gilt eine Anmeldung höchstens 12 Stunden. Ihre Sitzung endet in 2 Minuten. "
+     "Schließen Sie Ihre Eingabe jetzt ab; danach melden Sie sich erneut an."),
+])
+def test_pages_say_the_lifetime_and_tell_the_script_when_it_ends(signed_in, database, lang, footer_text,
+                                                                 notice_text):
+    # The absolute lifetime (12 hours) cannot be extended; pages say it, and the script warns before it ends.
+    database.execute("UPDATE web_session SET expires_at = :t WHERE ended_at IS NULL",
+                     t=utcnow() + timedelta(minutes=3))
+    soup = check_page(signed_in.get(f"/account/profile?lang={lang}"), 200)
+    assert 170 <= int(soup.body["data-session-lifetime-seconds-left"]) <= 180
+    assert footer_text in soup.find("p", class_="session-limit").get_text(" ", strip=True)
+    lifetime = _notice(soup).find(class_="session-notice-lifetime")
+    assert lifetime.has_attr("hidden")
+    assert " ".join(lifetime.get_text(" ", strip=True).split()) == notice_text
+    # Nothing to press: neither a button nor signing in again in this session extends it.
+    assert lifetime.find("button") is None and lifetime.find("a") is None
+
+
 def test_an_unwritten_touch_leaves_the_seconds_already_spent_out(signed_in, database):
     """Within a minute of the last write the session is not written again, so the clock runs on from then."""
     signed_in.get("/account")  # (the first page after the sign-in writes the session: a new CSRF token)
@@ -123,7 +146,7 @@ def test_the_script_is_served_and_finds_what_the_page_gives_it(client, signed_in
     source = SCRIPT.read_text()
     notice = _notice(soup)
     assert f'getElementById("{notice["id"]}")' in source
-    for data_name in ("sessionSecondsLeft", "sessionIdleSeconds", "sessionWarningSeconds"):
+    for data_name in ("sessionSecondsLeft", "sessionIdleSeconds", "sessionWarningSeconds", "sessionLifetimeSecondsLeft"):
         attribute = "data-" + re.sub(r"([A-Z])", lambda m: "-" + m.group(1).lower(), data_name)
         assert f"dataset.{data_name}" in source and soup.body.has_attr(attribute)
     for data_name in ("keepAliveUrl", "csrfToken"):
