@@ -117,30 +117,22 @@ def test_garbage_and_overlong_cookies_are_an_anonymous_visit(app):
 def test_server_to_server_endpoints_never_read_or_write_the_browser_session(app, signed_in):
     """Portals call the token, userinfo and API endpoints without a browser: a session cookie sent
     there (by a careless client, or a browser fetching the JWKS) must cost no session query or write."""
-    from sqlalchemy import event
-
-    from buergerkonto.idp.extensions import db
-
-    statements = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    def call_them():
         for path in ("/.well-known/openid-configuration", "/oauth/jwks", "/oauth/userinfo",
                      "/api/postbox/v1/messages"):
             response = signed_in.get(path)
             assert "Set-Cookie" not in response.headers, path
-        assert response.status_code == 401  # the postbox still wants a bearer token, not the cookie
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
+        return response
+
+    statements, response = _statements_during(app, call_them)
+    assert response.status_code == 401  # the postbox still wants a bearer token, not the cookie
     assert not [s for s in statements if "web_session" in s]
     page = signed_in.get("/account")
     assert page.status_code == 200  # the same cookie still signs the citizen in on pages
 
 
-def _writes_to_web_session(app, action):
-    """The INSERTs and UPDATEs of ``web_session`` that ``action()`` sends, and its result."""
+def _statements_during(app, action):
+    """The SQL statements ``action()`` sends, and its result."""
     from sqlalchemy import event
 
     from buergerkonto.idp.extensions import db
@@ -154,6 +146,12 @@ def _writes_to_web_session(app, action):
         result = action()
     finally:
         event.remove(engine, "before_cursor_execute", listener)
+    return statements, result
+
+
+def _writes_to_web_session(app, action):
+    """The INSERTs and UPDATEs of ``web_session`` that ``action()`` sends, and its result."""
+    statements, result = _statements_during(app, action)
     return [s for s in statements if s.lstrip().upper().startswith(("INSERT INTO WEB_SESSION",
                                                                     "UPDATE WEB_SESSION"))], result
 
