@@ -7,8 +7,9 @@ A signed-in session ends after ``SESSION_IDLE_TIMEOUT`` (citizens) or ``STAFF_SE
   ``static/session-timeout.js`` on ``<body>`` how many seconds are left; shortly before the end the
   script offers "Stay signed in", which posts to ``keep_alive`` and restarts the idle clock;
 - the absolute lifetime (``SESSION_ABSOLUTE_TIMEOUT``, 12 hours) is said in the footer too, and when it
-  ends before the idle clock, the script warns of it instead: it cannot be extended (ASVS 3.3), so the
-  notice says to finish what is being typed and offers to sign in again;
+  ends before the idle clock, the script warns of it instead: it cannot be extended (ASVS 3.3), nor
+  renewed by signing in again in the same session, so the notice only says to finish what is being
+  typed; once it has ended, the notice leads to the sign-in;
 - a form sent after the end is answered with why it was refused and a way to sign in again that
   leads back to the form (``expired_page``; the ended session took the form's CSRF token with it).
 """
