@@ -2,8 +2,8 @@
 
 One sign-in is what a citizen's browser and a portal do together:
 GET /authorize (PKCE S256) -> sign-in page (CSRF token) -> POST e-mail and
-password -> back through /authorize -> code at the redirect URI -> POST
-/oauth/token. Every flow starts with no cookies: a fresh browser session.
+password, answered with the code at the redirect URI -> POST /oauth/token
+(redirects on the service are followed, however many there are). Every flow starts with no cookies: a fresh browser session.
 ``connections`` flows run at once, as wrk's connections do for the other rows.
 """
 

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..idp import accounts, auth, events
 from ..idp.extensions import csrf, db
-from ..idp.web import safe_next
+from ..idp.web import continue_to, safe_next
 from . import client, discovery, service, settings as upstream_settings, tokens
 from .forms import ConfirmForm, LinkForm, UnlinkForm
 from .models import FederatedSession
@@ -71,7 +71,7 @@ def callback():
     if identity is not None:
         service.sign_in(identity, result)
         db.session.commit()
-        return redirect(next_path)
+        return continue_to(next_path)  # a portal's request: answered here, the code goes straight to it
     service.hold_pending(result, next_path)
     db.session.commit()
     return redirect(url_for("federation.first_sign_in"))

@@ -43,6 +43,10 @@ class Hooks:
     # name -> fn() -> rows deleted: a part's rows nothing needs any more, removed by
     # ``buergerkonto purge`` after the core's (browser sessions first); the caller commits
     purgers: dict[str, Callable] = field(default_factory=dict)
+    # endpoint -> fn(http_request, target, **view_args) -> response: a page a finished sign-in may answer in
+    # its own response instead of redirecting the browser there (``web.continue_to``; the OIDC
+    # provider's authorization request: the portal gets its code one round trip sooner)
+    continuations: dict[str, Callable] = field(default_factory=dict)
 
 
 def hooks() -> Hooks:

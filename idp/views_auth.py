@@ -7,7 +7,7 @@ from . import accounts, auth
 from .extensions import db, limiter
 from .forms import EmailOnlyForm, EmptyForm, NewPasswordForm, RegisterForm, SecondFactorForm, SignInForm
 from .models import Account
-from .web import safe_next
+from .web import continue_to, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -50,7 +50,7 @@ def sign_in():
             return redirect(url_for("auth.second_factor"))
         auth.sign_in(account, [auth.AMR_PASSWORD])
         db.session.commit()
-        return redirect(target)
+        return continue_to(target)
     return _render_form("auth/sign_in.html", form)
 
 
@@ -93,7 +93,7 @@ def second_factor():
             auth.sign_in(account, pending["amr"] + [method])
             target = pending["next"]
         db.session.commit()
-        return redirect(target)
+        return continue_to(target)
     return _render_form("auth/second_factor.html", form)
 
 

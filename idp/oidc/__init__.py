@@ -33,6 +33,8 @@ def init_app(app):
     hooks: Hooks = app.extensions["buergerkonto.hooks"]
     hooks.session_ended.append(logout.on_session_ended)
     hooks.after_sessions_ended.append(logout.after_sessions_ended)
+    hooks.continuations["oidc_authorize.authorize"] = authorize.authorize_in_place
+    hooks.continuations["oidc_authorize.resume"] = authorize.resume_in_place
     hooks.exporters["portals"] = account.export
     hooks.deleters.append(account.delete)
     app.extensions["buergerkonto.account_sections"].append(account.account_section)

@@ -23,6 +23,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from joserfc import jwt
+from werkzeug.wrappers import Request
 from joserfc.errors import JoseError
 from wtforms import ValidationError
 
@@ -65,19 +66,7 @@ class AuthorizeError(Exception):
 @bp.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt  # portals may POST the request (OIDC Core §3.1.2.1); citizens' decisions are checked below
 def authorize():
-    target = _safe_target()
-    problem = _check_parameters()
-    if problem:
-        return _fail(target, "invalid_request", problem)
-    account = auth.current_account()
-    try:
-        grant = server().get_consent_grant(end_user=account)
-    except OAuth2Error as error:
-        return _oauth_error(error, target)
-    try:
-        return _continue(grant, account)
-    except AuthorizeError as error:
-        return _fail(target, error.error, error.description)
+    return _authorize(request._get_current_object())
 
 
 @bp.route("/authorize/resume/<fp>")
@@ -87,6 +76,43 @@ def resume(fp):
     if entry is None:
         return _page(_("This sign-in request has expired. Please go back to the portal and start again."))
     return redirect(url_for("oidc_authorize.authorize") + "?" + entry["query"])
+
+
+def authorize_in_place(http_request, target):
+    """The authorization request a sign-in returns to, answered in the sign-in's response (``web.continue_to``).
+
+    The answer is the redirect to the portal (its code, or an error), or to the next step (second
+    factor); a page (consent, step-up, an error page) is not shown in answer to a form: the browser
+    is sent to ``target`` and the page answers the GET there.
+    """
+    return _authorize(http_request, page_elsewhere=target)
+
+
+def resume_in_place(http_request, target, fp):
+    """The remembered request a sign-in returns to (``resume``), answered as ``authorize_in_place``."""
+    entry = _stash().get(fp)
+    if entry is None:
+        return redirect(target)
+    replayed = Request({**http_request.environ, "PATH_INFO": "/authorize", "QUERY_STRING": entry["query"]})
+    return _authorize(replayed, page_elsewhere=target)
+
+
+def _authorize(http_request, page_elsewhere=None):
+    """Answer the authorization request ``http_request``; with ``page_elsewhere``, redirect there for a page."""
+    values = http_request.values
+    target = _safe_target(values)
+    problem = _check_parameters(values)
+    if problem:
+        return _fail(target, "invalid_request", problem, page_elsewhere)
+    account = auth.current_account()
+    try:
+        grant = server().get_consent_grant(request=http_request, end_user=account)
+    except OAuth2Error as error:
+        return _oauth_error(error, target, page_elsewhere)
+    try:
+        return _continue(grant, account, page_elsewhere)
+    except AuthorizeError as error:
+        return _fail(target, error.error, error.description, page_elsewhere)
 
 
 @bp.route("/authorize/decide/<fp>", methods=["POST"])
@@ -114,7 +140,7 @@ def decide(fp):
 
 # --- steps --------------------------------------------------------------------------------
 
-def _continue(grant, account):
+def _continue(grant, account, page_elsewhere=None):
     req = grant.request
     data = req.payload.data
     client = req.client
@@ -133,7 +159,7 @@ def _continue(grant, account):
     except claims.ClaimsRequestInvalid as exc:
         raise AuthorizeError("invalid_request", str(exc)) from None
     hint_sub = _hint_subject(data.get("id_token_hint"), client)
-    fp = _fingerprint()
+    fp = _fingerprint(data)
     entry = _stash().get(fp, {})
     interactive = "none" not in prompts
 
@@ -170,12 +196,14 @@ def _continue(grant, account):
             if reachable:
                 if not interactive:
                     raise AuthorizeError("interaction_required", "A second factor is needed.")
-                _remember(fp)
+                _remember(fp, data)
                 return redirect(url_for("auth.second_factor", next=url_for("oidc_authorize.resume", fp=fp)))
             if entry.get("decision") == "return" or (essential and not interactive):
                 raise AuthorizeError("unmet_authentication_requirements")
             if essential or (interactive and entry.get("decision") != "continue-lower"):
-                return _step_up(fp, client, required, achieved, essential)
+                if page_elsewhere:
+                    return redirect(page_elsewhere)
+                return _step_up(fp, data, client, required, achieved, essential)
     acr = claims.acr_value(achieved, essential_values if essential else None)
 
     # Consent (``consents``): external portals for all they ask for, verified identity data
@@ -195,8 +223,10 @@ def _continue(grant, account):
                 scopes.remove("offline_access")  # OIDC Core §11: ignore offline access without consent
             else:
                 raise AuthorizeError("consent_required")
+        elif page_elsewhere:
+            return redirect(page_elsewhere)
         else:
-            _remember(fp)
+            _remember(fp, data)
             return _consent_page(fp, client, wanted)
     if just_allowed:
         _record_consent(account, client, consent, wanted)
@@ -223,10 +253,10 @@ def _issue(grant, account, record, scopes, acr, claims_request, fp):
 
 # --- helpers: parameters -----------------------------------------------------------------
 
-def _check_parameters() -> str | None:
+def _check_parameters(params) -> str | None:
     """Refuse repeated, overlong and control-character parameters before anything else."""
-    for name in request.values:
-        values = request.values.getlist(name)
+    for name in params:
+        values = params.getlist(name)
         if name in SINGLE and len(values) > 1:
             return f"Multiple '{name}' in request."
         limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
@@ -237,21 +267,21 @@ def _check_parameters() -> str | None:
                     "response_type", "client_id", "redirect_uri", "scope", "prompt"):
                 return f"'{name}' holds characters that are not allowed." if name in SINGLE else \
                     "A parameter holds characters that are not allowed."
-    if not request.values.get("response_type"):
+    if not params.get("response_type"):
         return "Missing 'response_type'."
     return None
 
 
-def _safe_target():
+def _safe_target(params):
     """(redirect_uri, state) when the request names a client and one of its exact redirect URIs."""
-    client_ids = request.values.getlist("client_id")
-    uris = request.values.getlist("redirect_uri")
+    client_ids = params.getlist("client_id")
+    uris = params.getlist("redirect_uri")
     if len(client_ids) != 1 or len(uris) != 1:
         return None
     client = server().query_client(client_ids[0])
     if client is None or not client.check_redirect_uri(uris[0]):
         return None
-    states = request.values.getlist("state")
+    states = params.getlist("state")
     state = states[0] if len(states) == 1 and len(states[0]) <= DEFAULT_MAX_LENGTH else None
     return uris[0], state
 
@@ -282,8 +312,8 @@ def _hint_subject(hint, client):
 
 # --- helpers: remembered requests --------------------------------------------------------
 
-def _fingerprint() -> str:
-    items = sorted((k, v) for k in request.values for v in request.values.getlist(k))
+def _fingerprint(params) -> str:
+    items = sorted((k, v) for k in params for v in params.getlist(k))
     return hashlib.sha256(urlencode(items).encode()).hexdigest()[:32]
 
 
@@ -292,15 +322,15 @@ def _stash() -> dict:
     return copy.deepcopy(dict(session.get("oidc_requests") or {}))
 
 
-def _query() -> str:
-    """This authorization request's parameters (query or POSTed form) as a query string."""
-    return urlencode([(k, v) for k in request.values for v in request.values.getlist(k)])
+def _query(params) -> str:
+    """An authorization request's parameters (query or POSTed form) as a query string."""
+    return urlencode([(k, v) for k in params for v in params.getlist(k)])
 
 
-def _remember(fp: str, **extra) -> None:
+def _remember(fp: str, params, **extra) -> None:
     stash = _stash()
     entry = dict(stash.get(fp) or {})
-    entry["query"] = _query()
+    entry["query"] = _query(params)
     entry["at"] = int(time.time())
     entry.update(extra)
     stash[fp] = entry
@@ -318,12 +348,12 @@ def _forget(fp: str) -> None:
 def _sign_in(fp, data, prompts, force):
     if "none" in prompts:
         raise AuthorizeError("login_required")
-    query = _query()
+    query = _query(data)
     back = url_for("oidc_authorize.authorize") + "?" + query
     if force or len(back) > MAX_DIRECT_NEXT:
         # The request is remembered in the session: it must outlive the sign-in (forced
         # re-authentication) or is too long to ride along in the sign-in page's ``next``.
-        _remember(fp, login_after=int(time.time()) if force else None, decision=None)
+        _remember(fp, data, login_after=int(time.time()) if force else None, decision=None)
         back = url_for("oidc_authorize.resume", fp=fp)
     params = {"next": back}
     if data.get("login_hint"):
@@ -339,8 +369,8 @@ def _consent_page(fp, client, items):
     return render_template("oidc/consent.html", client=client, items=items, fp=fp, form=EmptyForm()), 200
 
 
-def _step_up(fp, client, required, achieved, essential):
-    _remember(fp)
+def _step_up(fp, params, client, required, achieved, essential):
+    _remember(fp, params)
     options = {}
     resume = url_for("oidc_authorize.resume", fp=fp)
     for provider in hooks().step_up_options:
@@ -380,9 +410,11 @@ def _page(message: str, status: int = 400):
     return render_template("oidc/error.html", message=message), status
 
 
-def _fail(target, error: str, description: str | None):
+def _fail(target, error: str, description: str | None, page_elsewhere=None):
     """Redirect the error to the portal when its redirect URI is proven, else show a page."""
     db.session.rollback()
+    if target is None and page_elsewhere:
+        return redirect(page_elsewhere)
     if target is None:
         return _page(_("The portal sent an invalid sign-in request (%(error)s). Please go back to the portal.",
                        error=error))
@@ -396,7 +428,7 @@ def _fail(target, error: str, description: str | None):
     return redirect(add_params_to_uri(redirect_uri, params))
 
 
-def _oauth_error(error: OAuth2Error, target):
+def _oauth_error(error: OAuth2Error, target, page_elsewhere=None):
     if error.redirect_uri and target is not None and error.redirect_uri == target[0]:
         return _fail(target, error.error, error.get_error_description())
-    return _fail(None, error.error, None)
+    return _fail(None, error.error, None, page_elsewhere)

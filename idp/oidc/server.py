@@ -10,6 +10,7 @@ import uuid
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import list_to_scope, scope_to_list
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
@@ -57,6 +58,11 @@ _INSERT_TOKEN = insert(Token.__table__)
 
 
 class AuthorizationServer(_FlaskAuthorizationServer):
+    def create_oauth2_request(self, given):
+        """Flask's request, or the one given: an authorization request a sign-in answers in place
+        (``authorize.authorize_in_place``). Authlib's Flask server always takes Flask's."""
+        return FlaskOAuth2Request(given if given is not None else request)
+
     def query_client(self, client_id):
         """The portal, from the process's client cache (``idp.cache``), merged into this request's session."""
         if not isinstance(client_id, str) or not client_id or len(client_id) > 48:

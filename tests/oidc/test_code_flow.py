@@ -49,16 +49,17 @@ def test_anonymous_browser_is_sent_to_sign_in_and_comes_back_with_code(rp, brows
     rp.id_token(response.get_json()["id_token"])
 
 
-def test_plain_sign_in_returns_straight_to_the_authorization_request(rp, browser, make_account):
-    """No detour through a remembered request: the sign-in's ``next`` is the request itself."""
+def test_plain_sign_in_answers_with_the_code_itself(rp, browser, make_account):
+    """No detour through a remembered request, and no second trip through ``/authorize``: the sign-in's
+    ``next`` is the request itself, and the sign-in's response is the redirect to the portal."""
     account = make_account()
     sign_in_page = browser.get(rp.authorize_url("openid")).headers["Location"]
     back = parse_qs(urlsplit(sign_in_page).query)["next"][0]
     assert back.startswith("/authorize?") and f"state={rp.state}" in back
     done = browser.submit(sign_in_page, {"email": account["email"], "password": account["password"]})
-    assert done.status_code == 302 and done.headers["Location"] == back
-    code_redirect = browser.get(back)
-    assert rp.callback(code_redirect)["state"] == rp.state
+    result = rp.callback(done)
+    assert result["state"] == rp.state and result["iss"] == "http://localhost"
+    assert rp.redeem(result["code"]).status_code == 200
 
 
 def test_request_too_long_for_next_is_remembered_and_resumed(rp, browser, make_account):
@@ -68,7 +69,7 @@ def test_request_too_long_for_next_is_remembered_and_resumed(rp, browser, make_a
     back = parse_qs(urlsplit(sign_in_page).query)["next"][0]
     assert back.startswith("/authorize/resume/") and len(back) < 100
     done = browser.submit(sign_in_page, {"email": account["email"], "password": account["password"]})
-    result = rp.callback(browser.follow(done))
+    result = rp.callback(done)  # resumed in the sign-in's own response
     assert result["state"] == long_state and rp.redeem(result["code"]).status_code == 200
 
 
