@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import g, has_request_context, session as flask_session
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import and_, bindparam, delete, event, inspect, or_, select
+from sqlalchemy import and_, bindparam, delete, event, insert, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import CallbackDict
@@ -137,19 +137,18 @@ class DatabaseSessionInterface(SessionInterface):
             return
         now = utcnow()
         record = session.record
-        created = record is None
-        if created:
+        if record is None:
+            # A new browser session (a first visit to the sign-in page): one INSERT built once, as
+            # nothing reads the record back in this request.
             session.token = secrets.token_urlsafe(32)
-            record = session.record = new_record(app, session.token, now)
-            db.session.add(record)
-        if created or _due_for_write(session, now):
+            db.session.execute(_INSERT, {**_new_values(app, session.token, now), "data": dict(session)})
+            session.modified = False
+            session.cookie_due = True
+            _commit()
+        elif _due_for_write(session, now):
             # Written here unless the request's own commit already took it along (_write_with_the_request).
             _write(session, record, now)
-            try:
-                db.session.commit()
-            except SQLAlchemyError:
-                db.session.rollback()
-                raise
+            _commit()
         if not session.cookie_due:
             return
         response.set_cookie(
@@ -162,6 +161,14 @@ class DatabaseSessionInterface(SessionInterface):
             path=path,
         )
         response.vary.add("Cookie")
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        raise
 
 
 def _write(session: ServerSession, record: WebSession, now: datetime) -> None:
@@ -191,20 +198,27 @@ def _write_with_the_request(db_session) -> None:
         _write(session, record, now)
 
 
+_INSERT = insert(WebSession.__table__)
+
+
 def new_record(app, token: str, now, kind: str = "citizen") -> WebSession:
+    return WebSession(**_new_values(app, token, now, kind))
+
+
+def _new_values(app, token: str, now, kind: str = "citizen") -> dict:
     from flask import request
 
-    return WebSession(
-        token_hash=sha256_hex(token),
-        sid=secrets.token_urlsafe(32),
-        kind=kind,
-        data={},
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + app.config["SESSION_ABSOLUTE_TIMEOUT"],
-        user_agent=(request.user_agent.string or "")[:255] or None,
-        ip_address=request.remote_addr,
-    )
+    return {
+        "token_hash": sha256_hex(token),
+        "sid": secrets.token_urlsafe(32),
+        "kind": kind,
+        "data": {},
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": now + app.config["SESSION_ABSOLUTE_TIMEOUT"],
+        "user_agent": (request.user_agent.string or "")[:255] or None,
+        "ip_address": request.remote_addr,
+    }
 
 
 def renew_token(session: ServerSession) -> WebSession:

@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oidc.core import grants as oidc_grants
 from flask import current_app, g
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from .. import events
 from ..cache import cache
@@ -47,6 +47,9 @@ def revoke_grant(grant_id: str, reason: str) -> int:
     return count
 
 
+_INSERT_CODE = insert(AuthorizationCode.__table__)
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
@@ -62,8 +65,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return redirect_uri
 
     def save_authorization_code(self, code, request):
+        """One INSERT built once (``_INSERT_CODE``): nothing reads the code back in this request."""
         context = request.oidc
-        item = AuthorizationCode(
+        db.session.execute(_INSERT_CODE, dict(
             code=hash_token(code),
             client_id=request.client.client_id,
             account_id=request.user.id,
@@ -79,8 +83,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             sid=context["sid"],
             claims_request=context["claims_request"],
             issued_at=int(time.time()),
-        )
-        db.session.add(item)
+        ))
 
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > MAX_CREDENTIAL_LENGTH:

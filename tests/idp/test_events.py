@@ -97,3 +97,26 @@ def test_sign_in_events_record_the_address_and_methods(signed_in, database):
     details = success["details"]
     details = json.loads(details) if isinstance(details, str) else details
     assert details["amr"] == ["pwd"]
+
+
+def test_an_event_stands_or_falls_with_its_transaction(app):
+    """``events.record`` writes at once, in the caller's transaction: a rollback takes it back."""
+    from sqlalchemy import func, select
+
+    from buergerkonto.idp import events
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.models import Event
+
+    def count(tag):
+        return db.session.execute(select(func.count()).select_from(Event).where(Event.tag == tag)).scalar()
+
+    with app.app_context():
+        events.record("test:event:rolled-back", None, note="gone")
+        assert count("test:event:rolled-back") == 1  # visible in its own transaction at once
+        db.session.rollback()
+        assert count("test:event:rolled-back") == 0
+        events.record("test:event:kept", None, note="kept")
+        db.session.commit()
+        row = db.session.execute(select(Event).where(Event.tag == "test:event:kept")).scalar_one()
+        assert row.details == {"note": "kept"} and row.ip_address is None and row.created_at is not None
+        db.session.remove()

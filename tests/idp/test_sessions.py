@@ -166,7 +166,7 @@ def test_a_sign_in_writes_its_session_once_in_its_own_transaction(app, browser, 
     writes, response = _writes_to_web_session(app, lambda: browser.submit_page(
         page, {"email": account["email"], "password": account["password"]}, url="/sign-in?next=/account"))
     assert response.status_code == 302
-    assert len(writes) == 1, writes
+    assert len(writes) == 1, [w[:60] + " ... " + w[-90:] for w in writes]
     assert _cookie(browser) not in (None, before)
     assert browser.get("/account").status_code == 200
     assert _record_data(app, _cookie(browser))["csrf_token"] != csrf_before  # renewed at sign-in
