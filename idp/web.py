@@ -70,7 +70,7 @@ def continue_to(target: str):
     the session) fewer per sign-in. The part gets the request the browser would have sent: a GET of
     ``target`` with this request's headers, cookie and address. Anything else is redirected to.
     """
-    path, _, query = target.partition("?")
+    path, _, query = target.partition("#")[0].partition("?")  # (a browser keeps a fragment to itself)
     root = request.script_root
     if root and (path == root or path.startswith(root + "/")):
         path = path[len(root):]

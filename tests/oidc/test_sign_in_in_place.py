@@ -113,3 +113,12 @@ def test_a_sign_in_for_a_page_of_this_service_still_redirects_to_it(browser, mak
     done = browser.submit("/sign-in?next=%2Faccount", {"email": account["email"], "password": account["password"]})
     assert done.status_code == 302 and done.headers["Location"] == "/account"
     assert REDIRECT not in done.headers["Location"]
+
+
+def test_a_fragment_on_next_does_not_reach_the_request(rp, browser, make_account):
+    """The browser would not send it; answered in place, it must not end up in the last parameter."""
+    account = make_account()
+    done = browser.submit("/sign-in?next=" + quote(rp.authorize_url("openid") + "#frag", safe=""),
+                          {"email": account["email"], "password": account["password"]})
+    result = rp.callback(done)
+    assert result["state"] == rp.state and "code" in result
