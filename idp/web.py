@@ -1,6 +1,7 @@
 """Cross-cutting web concerns: security headers, safe redirects, language, problem details."""
 
 import io
+import re
 from urllib.parse import unquote, unquote_to_bytes, urlencode, urlsplit
 
 from flask import current_app, has_request_context, jsonify, redirect, request, session, url_for
@@ -49,11 +50,14 @@ def refuse_nul_characters():
         raise BadRequest("The request contains a NUL character.")
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f]")
+
+
 def safe_next(target: str | None, default: str = "/account") -> str:
     """Return ``target`` when it is a path of this service, else ``default`` (no open redirect)."""
     if not target or len(target) > 2000:
         return default
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
+    if "\\" in target or _CONTROL_CHARACTER.search(target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

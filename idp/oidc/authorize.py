@@ -14,6 +14,7 @@ session under a fingerprint of its parameters, and resumed from there.
 
 import copy
 import hashlib
+import re
 import time
 from urllib.parse import urlencode
 
@@ -47,6 +48,8 @@ MAX_LENGTH = {"claims": claims.MAX_CLAIMS_PARAMETER, "id_token_hint": 4096, "non
 DEFAULT_MAX_LENGTH = 2048
 PROMPTS = {"none", "login", "consent", "select_account"}
 STASH_LIMIT = 5
+# Control characters other than tab and line breaks (which a form's text may hold).
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # A plain sign-in comes straight back to the authorization request (its URL as the sign-in's
 # ``next``, which ``web.safe_next`` takes up to 2,000 characters); longer ones go through the stash.
 MAX_DIRECT_NEXT = 1800
@@ -263,7 +266,7 @@ def _check_parameters(params) -> str | None:
         for value in values:
             if len(value) > limit:
                 return f"'{name}' is too long." if name in SINGLE else "A parameter is too long."
-            if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value) or '"' in value and name in (
+            if _CONTROL_CHARACTER.search(value) or '"' in value and name in (
                     "response_type", "client_id", "redirect_uri", "scope", "prompt"):
                 return f"'{name}' holds characters that are not allowed." if name in SINGLE else \
                     "A parameter holds characters that are not allowed."

@@ -170,3 +170,6 @@ def test_safe_next_unit():
         result = safe_next(target)
         assert _stays_here(result), (target, result)
     assert safe_next("/account/email") == "/account/email"
+    for control in ("\x00", "\x09", "\x0a", "\x0d", "\x1f"):
+        assert safe_next(f"/account{control}x") == "/account", repr(control)
+    assert safe_next("/account?q=a%1Fb ~\x7f") == "/account?q=a%1Fb ~\x7f"  # (escaped, or not a control character)

@@ -65,6 +65,12 @@ def test_overlong_and_control_character_parameters_are_refused(signed_in_rp, app
     assert _count_issued(app) == 0
 
 
+def test_tabs_and_line_breaks_are_no_control_characters_to_refuse(signed_in_rp):
+    """Text a person may have typed (a ``login_hint`` pasted with a line break) is not refused as such."""
+    for hint in ("a\tb", "a\nb", "a\r\nb"):
+        assert "code" in signed_in_rp.callback(signed_in_rp.authorize(login_hint=hint)), repr(hint)
+
+
 def test_a_nonce_of_512_multibyte_characters_is_stored_and_checked(signed_in_rp):
     nonce = "\U0001f600" * 512  # 2,048 bytes in UTF-8: the most the index must hold
     assert "code" in signed_in_rp.callback(signed_in_rp.authorize(nonce=nonce))
