@@ -97,3 +97,15 @@ def test_a_second_factor_added_here_counts_on_a_federated_session_and_an_upstrea
     id_token = portal.id_token(portal.redeem(portal.callback(browser.follow(done))["code"]).get_json()["id_token"])
     assert id_token["acr"] == SUBSTANTIAL
     assert id_token["amr"] == ["fed", "otp", "mfa"]
+
+
+def test_the_return_from_the_land_answers_the_portal_with_its_code(browser, federated, portal):
+    """The upstream's callback, like the sign-in form, answers with the redirect to the portal itself."""
+    federated("erika")
+    assert browser.submit("/federation/new", {}, selector="form[action='/federation/new']").status_code == 302
+    browser.post("/sign-out", data={"csrf_token": browser.csrf_token("/sign-out")})
+    back = federated("erika", next=portal.authorize_url("openid"))
+    result = portal.callback(back)  # no second trip through /authorize
+    assert result["state"] == portal.state
+    id_token = portal.id_token(portal.redeem(result["code"]).get_json()["id_token"])
+    assert id_token["amr"][0] == "fed" and id_token["acr"] == HIGH
