@@ -9,7 +9,10 @@ errors included; an error is only ever redirected to a registered URI.
 A plain sign-in returns to the request itself (``/sign-in?next=/authorize?...``).
 A request that needs more of the citizen (forced re-authentication, second
 factor, consent, step-up) or is too long for ``next`` is remembered in the
-session under a fingerprint of its parameters, and resumed from there.
+session under a fingerprint of its parameters, and resumed from there. Either
+way the finished sign-in answers the request in its own response
+(``authorize_in_place``, ``resume_in_place``): the browser goes straight to the
+portal with the code.
 """
 
 import copy
