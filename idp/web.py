@@ -78,18 +78,21 @@ def continue_to(target: str):
     root = request.script_root
     if root and (path == root or path.startswith(root + "/")):
         path = path[len(root):]
-    try:
-        endpoint, view_args = current_app.url_map.bind("").match(unquote(path), method="GET")
-    except (HTTPException, RequestRedirect):
-        endpoint = None
+    endpoint, view_args = _route(unquote(path))
     handler = hooks().continuations.get(endpoint)
     if handler is None:
         return redirect(target)
+    return handler(browser_get(path, query), target, **view_args)
+
+
+def browser_get(path: str, query: str) -> Request:
+    """The GET of ``path`` (below the script root, percent-encoded) with ``query`` that this request's
+    browser would send: its headers, cookie and address, no body."""
     environ = {**request.environ, "REQUEST_METHOD": "GET", "QUERY_STRING": query,
                "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),  # (WSGI's form: the bytes as latin-1)
                "CONTENT_LENGTH": "0", "wsgi.input": io.BytesIO()}
     environ.pop("CONTENT_TYPE", None)
-    return handler(Request(environ), target, **view_args)
+    return Request(environ)
 
 
 # Where each kind of browser session signs in. The staff sign-in belongs to trust_levels, which idp
@@ -140,11 +143,16 @@ def page_endpoint(path: str) -> str | None:
     steps of a portal's sign-in are none."""
     if path in ("", "/"):
         return None
+    endpoint, _arguments = _route(path)
+    return None if endpoint is None or endpoint.startswith(_PROTOCOL_STEPS) else endpoint
+
+
+def _route(path: str) -> tuple[str | None, dict]:
+    """The endpoint that answers a GET of ``path`` (below the script root) and its arguments; (None, {})."""
     try:
-        endpoint, _arguments = current_app.url_map.bind("").match(path, method="GET")
+        return current_app.url_map.bind("").match(path, method="GET")
     except (HTTPException, RequestRedirect):
-        return None
-    return None if endpoint.startswith(_PROTOCOL_STEPS) else endpoint
+        return None, {}
 
 
 def select_locale() -> str:

@@ -27,7 +27,6 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from joserfc import jwt
-from werkzeug.wrappers import Request
 from joserfc.errors import JoseError
 from wtforms import ValidationError
 
@@ -37,6 +36,7 @@ from ..forms import EmptyForm
 from ..hooks import hooks, proofing_level
 from ..timeutil import epoch, utcnow
 from ..upsert import insert_unless_present
+from ..web import browser_get
 from . import claims, consents, keys
 from .models import Consent, PortalSignIn
 from .server import server
@@ -94,13 +94,13 @@ def authorize_in_place(http_request, target):
     return _authorize(http_request, page_elsewhere=target)
 
 
-def resume_in_place(http_request, target, fp):
-    """The remembered request a sign-in returns to (``resume``), answered as ``authorize_in_place``."""
+def resume_in_place(_resume_request, target, fp):
+    """The remembered request a sign-in returns to (``resume``), answered as ``authorize_in_place``
+    (the GET of the resume address itself is not needed: the request replayed is the remembered one)."""
     entry = _stash().get(fp)
     if entry is None:
         return redirect(target)
-    replayed = Request({**http_request.environ, "PATH_INFO": "/authorize", "QUERY_STRING": entry["query"]})
-    return _authorize(replayed, page_elsewhere=target)
+    return _authorize(browser_get("/authorize", entry["query"]), page_elsewhere=target)
 
 
 def _authorize(http_request, page_elsewhere=None):
