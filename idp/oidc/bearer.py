@@ -2,8 +2,9 @@
 
 Every bearer request reads its token and the citizen's account. Through the ORM
 (``Token`` with the account joined) that read cost 0.60 ms CPU in-process; the
-same row read as plain values costs 0.42 ms (about a seventh of a userinfo
-request). Nothing on the resource side changes either row, so plain values do:
+same row read as plain values through the session 0.42 ms, and on the driver
+(``idp.direct_read``) 0.10 ms. Nothing on the resource side changes either row,
+so plain values do:
 
 - ``StoredAccessToken`` has the token's columns and, like
   ``access_tokens.JwtAccessToken``, the methods Authlib's validator calls
@@ -22,7 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
-from ..extensions import db
+from ..direct_read import DirectRead
 from ..models import Account
 from .access_tokens import ReadToken
 from .models import Client, Token
@@ -86,14 +87,14 @@ _TOKEN_COLUMNS = [f.name for f in fields(StoredAccessToken) if f.name not in ("c
 _ACCOUNT_COLUMNS = [f.name for f in fields(AccountClaims)]
 _T, _A = Token.__table__, Account.__table__
 _SPLIT = len(_TOKEN_COLUMNS)
-_READ = (select(*[_T.c[name] for name in _TOKEN_COLUMNS], *[_A.c[name] for name in _ACCOUNT_COLUMNS])
+_READ = DirectRead(select(*[_T.c[name] for name in _TOKEN_COLUMNS], *[_A.c[name] for name in _ACCOUNT_COLUMNS])
          .outerjoin(_A, _A.c.id == _T.c.account_id)
          .where(_T.c.access_token == bindparam("digest")))
 
 
 def read(digest: str) -> StoredAccessToken | None:
     """The access token whose hash is ``digest``, with its account's claims; None if there is none."""
-    row = db.session.execute(_READ, {"digest": digest}).first()
+    row = _READ.first(digest=digest)
     if row is None:
         return None
     token = StoredAccessToken(*row[:_SPLIT])

@@ -182,7 +182,9 @@ def introspect():
 def userinfo():
     if request.args.get("access_token") or request.form.get("access_token"):
         return _error("invalid_request", "Send the access token in the Authorization header.")
-    autocommit()  # reads a token; updates at most the one row of the portals used (``_remember_released``)
+    # No autocommit() here: the token is read on the driver (``bearer.read``), and the session is
+    # used only now and then (a consent for verified_claims, the portals used at most once a
+    # minute), when a transaction around its few statements costs little.
     try:
         response = server().create_endpoint_response("userinfo")
     except OAuth2Error as error:  # pragma: no cover - Authlib turns these into responses

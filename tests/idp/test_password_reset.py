@@ -1,14 +1,12 @@
 """Password reset by e-mail: a single-use link valid one hour; no TOTP bypass; all sessions end."""
 
-import threading
 import time
 
 import pytest
 from itsdangerous.timed import TimestampSigner
-from sqlalchemy import event
 
-from buergerkonto.idp.extensions import db
 from support.browser import Browser
+from support.statements import recorded_statements
 
 from .conftest import code_at, enrol_totp, register, sign_in
 
@@ -164,20 +162,10 @@ def test_known_and_unknown_addresses_cost_the_same_statements_but_the_mail(app, 
     counts = []
     for address in (account["email"], "unbekannt@example.org"):
         token = browser.csrf_token("/forgot-password")
-        statements = []
-        request_thread = threading.get_ident()  # not the courier delivering the mail meanwhile
-
-        def listener(conn, cursor, statement, *rest):
-            if threading.get_ident() == request_thread:
-                statements.append(statement.split()[0:3])
-
-        with app.app_context():
-            event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        # (only this thread's: not the courier delivering the mail meanwhile)
+        with recorded_statements(app, this_thread_only=True) as recorded:
             assert browser.post(path, data={"csrf_token": token, "email": address}).status_code == 200
-        finally:
-            with app.app_context():
-                event.remove(db.engine, "before_cursor_execute", listener)
+        statements = [statement.sql.split()[0:3] for statement in recorded]
         counts.append([s for s in statements if s[:3] != ["INSERT", "INTO", "mail_outbox"]])
     assert counts[0] == counts[1], counts
     smtp.wait_for(account["email"])

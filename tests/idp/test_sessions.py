@@ -133,20 +133,11 @@ def test_server_to_server_endpoints_never_read_or_write_the_browser_session(app,
 
 def _statements_during(app, action):
     """The SQL statements ``action()`` sends, and its result."""
-    from sqlalchemy import event
+    from support.statements import recorded_statements
 
-    from buergerkonto.idp.extensions import db
-
-    statements = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with recorded_statements(app) as statements:
         result = action()
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    return statements, result
+    return [statement.sql for statement in statements], result
 
 
 def _writes_to_web_session(app, action):

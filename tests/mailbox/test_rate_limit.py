@@ -39,24 +39,13 @@ def test_requests_without_a_live_token_get_401_not_429(leer, citizen, kit):
 def test_a_send_looks_its_token_up_once(make_portal, citizen, app, token_format, table):
     """The per-portal limit is keyed by the token the view authenticates with: one query, not two
     (for an opaque token its row, for a JWT access token the check that it was not revoked)."""
-    from sqlalchemy import event
-
-    from buergerkonto.idp.extensions import db
+    from support.statements import recorded_statements
 
     leer = make_portal("Stadt Leer", "leer.example", access_token_format=token_format)
     token, sub = leer.portal_token(), leer.sub()
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with recorded_statements(app) as recorded:
         assert leer.send(token, sub).status_code == 201
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    statements = [statement.sql for statement in recorded]
     lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT")
                and ("FROM oauth_token" in s or "FROM oauth_revoked_access_token" in s)]
     assert len(lookups) == 1 and f"FROM {table}" in lookups[0], lookups

@@ -2,40 +2,27 @@
 
 Userinfo, introspection and the client-credentials grant save the BEGIN and COMMIT round trips;
 the code and refresh grants write several rows that belong together and keep their transaction.
+Userinfo reads its token on the driver (``idp.direct_read``), also without a transaction, and
+needs its session only to record which claims a portal received (at most once a minute).
 """
 
 import pytest
-from sqlalchemy import event
 
-
-def _autocommit_of(dbapi_connection) -> bool:
-    if hasattr(dbapi_connection, "autocommit"):  # psycopg
-        return bool(dbapi_connection.autocommit)
-    return dbapi_connection.isolation_level is None  # sqlite3
+from support.statements import recorded_statements
 
 
 @pytest.fixture
 def statements(app):
-    """(first word of each SQL statement, whether its connection was in autocommit) per request."""
-    from buergerkonto.idp.extensions import db
-
-    seen = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement.split()[0].upper(), _autocommit_of(conn.connection.dbapi_connection)))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    yield seen
-    event.remove(engine, "before_cursor_execute", note)
+    """Each SQL statement sent (``support.statements.Statement``: its SQL, whether in autocommit)."""
+    with recorded_statements(app) as seen:
+        yield seen
 
 
 def _modes(statements, call):
     statements.clear()
     response = call()
     assert statements, "the request ran no statement"
-    return response, {autocommit for _, autocommit in statements}
+    return response, {statement.autocommit for statement in statements}
 
 
 @pytest.fixture
@@ -50,7 +37,12 @@ def test_token_reads_and_portal_tokens_run_without_a_transaction_grants_for_citi
     tokens = response.get_json()
 
     response, modes = _modes(statements, lambda: rp.userinfo(tokens["access_token"]))
-    assert response.status_code == 200 and response.get_json()["sub"] and modes == {True}
+    assert response.status_code == 200 and response.get_json()["sub"]
+    token_reads = [statement for statement in statements if "FROM oauth_token" in statement.sql]
+    assert len(token_reads) == 1 and token_reads[0].autocommit  # the first use also notes the claims released
+    response, modes = _modes(statements, lambda: rp.userinfo(tokens["access_token"]))
+    assert response.status_code == 200 and modes == {True}  # then the token's read is all there is
+    assert [statement.verb for statement in statements] == ["SELECT"]
 
     response, modes = _modes(statements, lambda: rp.http.post(
         "/oauth/introspect", data={"token": tokens["access_token"]}, headers=rp.basic_auth()))
@@ -58,7 +50,7 @@ def test_token_reads_and_portal_tokens_run_without_a_transaction_grants_for_citi
 
     response, modes = _modes(statements, lambda: rp.token({"grant_type": "client_credentials"}))
     assert response.status_code == 200, response.get_json()
-    assert modes == {True} and ("INSERT", True) in statements  # the opaque token, committed by itself
+    assert modes == {True} and any(s.verb == "INSERT" and s.autocommit for s in statements)  # the opaque token, committed by itself
 
     response, modes = _modes(statements, lambda: rp.refresh(tokens["refresh_token"]))
     assert response.status_code == 200 and modes == {False}
@@ -92,6 +84,6 @@ def test_a_client_assertion_is_accepted_once_without_a_transaction_too(make_rp, 
     data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION, "client_assertion": signed}
     response, modes = _modes(statements, lambda: rp.http.post("/oauth/token", data=data))
     assert response.status_code == 200, response.get_json()
-    assert modes == {True} and [word for word, _ in statements].count("INSERT") == 2  # the jti, the token
+    assert modes == {True} and [s.verb for s in statements].count("INSERT") == 2  # the jti, the token
     replayed = rp.http.post("/oauth/token", data=data)
     assert replayed.status_code in (400, 401) and replayed.get_json()["error"] == "invalid_client"

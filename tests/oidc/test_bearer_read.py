@@ -39,7 +39,7 @@ def test_a_citizen_token_reads_as_its_row_with_the_account_claims(app, rp, brows
 def test_the_read_selects_no_password_hash_and_no_totp_secret():
     from buergerkonto.idp.oidc import bearer
 
-    selected = {column.name for column in bearer._READ.selected_columns}
+    selected = {column.name for column in bearer._READ.statement.selected_columns}
     assert not selected & {"password_hash", "totp_secret", "totp_last_step", "access_token", "refresh_token"}
 
 

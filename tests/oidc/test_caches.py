@@ -115,25 +115,17 @@ def test_discovery_follows_an_upstream_configured_in_this_process(app, client):
 
 
 def test_repeated_userinfo_calls_record_released_claims_once_and_then_skip_the_lookup(app, rp, citizen):
-    from sqlalchemy import event
-
-    from buergerkonto.idp.extensions import db
     from buergerkonto.idp.oidc.models import PortalSignIn
+    from support.statements import recorded_statements
 
     access = rp.tokens(scope="openid email")["access_token"]
     assert rp.userinfo(access).status_code == 200
     with app.app_context():
-        engine = db.engine
         row = PortalSignIn.query.one()
         assert "email" in row.claims  # what the portal received is on record
-    statements = []
-    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with recorded_statements(app) as statements:
         assert rp.userinfo(access).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    assert statements and not [s for s in statements if "oidc_portal_sign_in" in s]
+    assert statements and not [s for s in statements if "oidc_portal_sign_in" in s.sql]
     # A claim not yet on record is still written at once.
     profile = rp.tokens(scope="openid profile")["access_token"]
     assert rp.userinfo(profile).status_code == 200

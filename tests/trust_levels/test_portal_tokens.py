@@ -14,12 +14,12 @@ from pathlib import Path
 import jsonschema
 import pyotp
 import pytest
-from sqlalchemy import event
 
 from buergerkonto.idp.extensions import db
 from buergerkonto.idp.oidc import clients
 from support.browser import Browser
 from support.relying_party import REDIRECT, RelyingParty
+from support.statements import recorded_statements
 from trust_levels.helpers import PERSON
 
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
@@ -59,15 +59,9 @@ def test_password_alone_stays_low_and_the_portal_hears_so(verified, portal):
 def test_password_alone_asserts_low_without_asking_for_the_proofing_level(app, verified, portal):
     # A check at the counter cannot lift a password-only sign-in above low, so issuing the code
     # does not read the verifications or the linked upstream identities at all.
-    statements = []
-    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
-    with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with recorded_statements(app) as recorded:
         id_token = portal.id_token(portal.tokens("openid profile")["id_token"])
-    finally:
-        with app.app_context():
-            event.remove(db.engine, "before_cursor_execute", listener)
+    statements = [statement.sql for statement in recorded]
     assert id_token["acr"] == "http://eidas.europa.eu/LoA/low"
     assert statements and not [s for s in statements if "trust_verification" in s or "federation_identity" in s]
 
