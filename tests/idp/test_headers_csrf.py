@@ -173,3 +173,24 @@ def test_safe_next_unit():
     for control in ("\x00", "\x09", "\x0a", "\x0d", "\x1f"):
         assert safe_next(f"/account{control}x") == "/account", repr(control)
     assert safe_next("/account?q=a%1Fb ~\x7f") == "/account?q=a%1Fb ~\x7f"  # (escaped, or not a control character)
+
+
+def test_a_response_s_own_header_is_kept_and_each_header_sent_once(browser):
+    jwks = browser.get("/oauth/jwks")  # cacheable by design: the keys are public
+    assert jwks.headers.getlist("Cache-Control") == ["public, max-age=300"]
+    page = browser.get("/sign-in")
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Referrer-Policy", "X-Content-Type-Options",
+                 "Cache-Control"):
+        assert len(page.headers.getlist(name)) == 1, name
+    static = browser.get("/static/" + _a_static_file())
+    static.close()
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+
+
+def _a_static_file() -> str:
+    from pathlib import Path
+
+    import buergerkonto.idp
+
+    folder = Path(buergerkonto.idp.__file__).parent / "static"
+    return next(path.relative_to(folder).as_posix() for path in sorted(folder.rglob("*.css")))
