@@ -215,8 +215,7 @@ def _continue(grant, account, page_elsewhere=None):
     # Consent (``consents``): external portals for all they ask for, verified identity data
     # included; members only for offline access; prompt=consent forces it.
     scopes = (req.scope or "").split()
-    consent = consents.active_consent(account.id, client.client_id)
-    covered = consent.scopes if consent else set()
+    covered = consents.consented_items(account.id, client.client_id)
     just_allowed = entry.get("decision") == "allow"
     if entry.get("decision") == "deny":
         _forget(fp)
@@ -235,7 +234,7 @@ def _continue(grant, account, page_elsewhere=None):
             _remember(fp, data)
             return _consent_page(fp, client, wanted)
     if just_allowed:
-        _record_consent(account, client, consent, wanted)
+        _record_consent(account, client, wanted)
 
     return _issue(grant, account, record, scopes, acr, claims_request, fp)
 
@@ -386,9 +385,8 @@ def _step_up(fp, params, client, required, achieved, essential):
                            essential=essential, fp=fp, form=EmptyForm(), options=options, two_step=two_step), 200
 
 
-def _record_consent(account, client, consent, scopes):
-    if consent is None:
-        consent = Consent.query.filter_by(account_id=account.id, client_id=client.client_id).first()
+def _record_consent(account, client, scopes):
+    consent = Consent.query.filter_by(account_id=account.id, client_id=client.client_id).first()
     if consent is None:
         consent = Consent(account_id=account.id, client_id=client.client_id, scope="")
         db.session.add(consent)

@@ -42,13 +42,17 @@ def items_needing_consent(client, items: set[str]) -> set[str]:
     return set(items) if not client.member else set(items) & MEMBER_CONSENT_ITEMS
 
 
-# Built once: every authorization request reads the citizen's consent for the portal.
-_ACTIVE = select(Consent).where(Consent.account_id == bindparam("account_id"),
-                                Consent.client_id == bindparam("client_id"), Consent.revoked_at.is_(None))
+# Built once, on the table: every authorization request reads what the citizen agreed to, and
+# that is one column (the ORM entity with all its columns cost 3 % of a sign-in's CPU).
+_T = Consent.__table__
+_CONSENTED = select(_T.c.scope).where(_T.c.account_id == bindparam("account_id"),
+                                      _T.c.client_id == bindparam("client_id"), _T.c.revoked_at.is_(None))
 
 
-def active_consent(account_id: int, client_id: str) -> Consent | None:
-    return db.session.execute(_ACTIVE, {"account_id": account_id, "client_id": client_id}).scalars().first()
+def consented_items(account_id: int, client_id: str) -> set[str]:
+    """What the citizen's active consent for the portal covers (nothing without one)."""
+    scope = db.session.execute(_CONSENTED, {"account_id": account_id, "client_id": client_id}).scalar()
+    return set(scope.split()) if scope else set()
 
 
 def releasable_claims_request(client, account_id: int, claims_request: dict | None) -> dict | None:
@@ -60,8 +64,7 @@ def releasable_claims_request(client, account_id: int, claims_request: dict | No
     """
     if client.member or not asks_for_verified_claims(claims_request):
         return claims_request
-    consent = active_consent(account_id, client.client_id)
-    if consent is not None and VERIFIED_CLAIMS in consent.scopes:
+    if VERIFIED_CLAIMS in consented_items(account_id, client.client_id):
         return claims_request
     return {target: {name: spec for name, spec in members.items() if name != VERIFIED_CLAIMS}
             for target, members in claims_request.items()}

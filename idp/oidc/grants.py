@@ -48,6 +48,13 @@ def revoke_grant(grant_id: str, reason: str) -> int:
 
 
 _INSERT_CODE = insert(AuthorizationCode.__table__)
+# On the table, not the entity: the ORM's bulk UPDATE (which also looks for the code among the
+# session's objects to set its ``used_at``) cost 3 % of a sign-in's CPU. Nothing reads the
+# code's ``used_at`` again in the request that claims it.
+_CLAIM_CODE = (update(AuthorizationCode.__table__)
+               .where(AuthorizationCode.__table__.c.id == bindparam("code_id"),
+                      AuthorizationCode.__table__.c.used_at.is_(None))
+               .values(used_at=bindparam("now", type_=AuthorizationCode.__table__.c.used_at.type)))
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -101,11 +108,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def create_token_response(self):
         """Claim the code with a conditional UPDATE first: of two redemptions only one wins."""
         code = self.request.authorization_code
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
-            .values(used_at=utcnow())
-        ).rowcount
+        claimed = db.session.execute(_CLAIM_CODE, {"code_id": code.id, "now": utcnow()}).rowcount
         if claimed != 1:
             db.session.rollback()
             revoke_grant(code.grant_id, "code-replay")
