@@ -7,9 +7,10 @@ request winning the race). One statement does both jobs, race included.
 
 from functools import lru_cache
 
-from sqlalchemy import literal_column
+from sqlalchemy import bindparam, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .direct_sql import DirectStatement
 from .extensions import db
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -23,6 +24,22 @@ def insert_unless_present(model, **values) -> bool:
     """
     statement = _statement(model.__table__, db.session.get_bind().dialect.name)
     return db.session.execute(statement, values).first() is not None
+
+
+def insert_unless_present_now(model, **values) -> bool:
+    """As ``insert_unless_present``, but on the driver and committed at once (``idp.direct_sql``),
+    whatever the request does afterwards: for a row that is a fact by itself (an accepted
+    assertion's ``jti``). Every column the row sets is given; no Python-side defaults apply."""
+    table = model.__table__
+    statement = _direct(table, db.engine.dialect.name, tuple(sorted(values)))
+    return statement.first(**values) is not None
+
+
+@lru_cache(maxsize=None)
+def _direct(table, dialect: str, names: tuple[str, ...]) -> DirectStatement:
+    return DirectStatement(_INSERT[dialect](table).values({name: bindparam(name, type_=table.c[name].type)
+                                                           for name in names})
+                           .on_conflict_do_nothing().returning(literal_column("1")))
 
 
 @lru_cache(maxsize=None)

@@ -58,7 +58,9 @@ def _finish(respond) -> Response:
     """Run ``respond`` (an Authlib endpoint); commit what a successful call wrote, forget the rest."""
     try:
         response = respond()
-        if response.status_code < 400:
+        if not db.session().in_transaction():
+            pass  # the session was not used (a portal's own token, ``server.save_token``)
+        elif response.status_code < 400:
             db.session.commit()
         else:
             db.session.rollback()
@@ -153,8 +155,8 @@ def token():
     problem = _check_body()
     if problem:
         return problem
-    if request.form.get("grant_type") == "client_credentials":
-        autocommit()  # a portal's own token: one INSERT at most (and a private_key_jwt's jti)
+    # (A portal's own token needs no session: its INSERT and a private_key_jwt's jti are direct
+    # statements, each committed by itself, ``server.save_token``.)
     return _finish(server().create_token_response)
 
 

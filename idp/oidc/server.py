@@ -26,13 +26,14 @@ from flask import current_app, g, has_request_context, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import events
 from ..cache import cache, detached_copy, forget_on_change
+from ..direct_sql import DirectStatement
 from ..extensions import db
-from ..upsert import insert_unless_present
+from ..upsert import insert_unless_present_now
 from . import access_tokens, api_scopes, bearer, claims, client_keys, consents, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
                      RefreshTokenGrant, S256CodeChallenge)
@@ -56,6 +57,12 @@ def resource_protector() -> ResourceProtector:
 
 
 _INSERT_TOKEN = insert(Token.__table__)
+# A portal's own opaque token (client credentials) is the only thing its request writes: one
+# INSERT on the driver, committed by itself (``idp.direct_sql``), with every column it sets.
+_PORTAL_TOKEN_COLUMNS = ("client_id", "token_type", "access_token", "scope", "issued_at", "expires_in",
+                         "grant_id", "access_token_revoked_at", "refresh_token_revoked_at")
+_INSERT_PORTAL_TOKEN = DirectStatement(insert(Token.__table__).values(
+    {name: bindparam(name, type_=Token.__table__.c[name].type) for name in _PORTAL_TOKEN_COLUMNS}))
 
 
 class AuthorizationServer(_FlaskAuthorizationServer):
@@ -99,7 +106,10 @@ class AuthorizationServer(_FlaskAuthorizationServer):
                        # The absolute lifetime counts from the first refresh token of the grant.
                        refresh_expires_at=old.refresh_expires_at if refresh else None)
         else:
-            row["grant_id"] = str(uuid.uuid4())
+            _INSERT_PORTAL_TOKEN.run(**{name: row[name] for name in _PORTAL_TOKEN_COLUMNS[:6]},
+                                     grant_id=str(uuid.uuid4()), access_token_revoked_at=0,
+                                     refresh_token_revoked_at=0)
+            return
         rows = [row]
         if old is not None and refresh and set(row["scope"].split()) != set((old.scope or "").split()):
             rows = _narrowed_refresh_rows(row, old.scope)
@@ -228,9 +238,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def validate_jti(self, claims, jti):
         if not isinstance(jti, str) or not jti or len(jti) > 255:
             return False
-        # One statement, race included; also runs where a request has no transaction (``idp.autocommit``).
-        return insert_unless_present(ClientAssertionJti, client_id=claims["sub"], jti=jti,
-                                     expires_at=int(claims["exp"]) + self.leeway)
+        # One statement, race included, committed at once: a jti once presented stays used, also
+        # when the rest of the request fails.
+        return insert_unless_present_now(ClientAssertionJti, client_id=claims["sub"], jti=jti,
+                                         expires_at=int(claims["exp"]) + self.leeway)
 
     def resolve_client_public_key(self, client):
         data = client_keys.key_set_data(client)

@@ -1,7 +1,7 @@
 """The SQL a piece of code sends, whichever way it goes: through SQLAlchemy or as a direct read.
 
 Counting statements with the engine's ``before_cursor_execute`` alone misses the reads that
-``idp.direct_read`` runs on the driver (a bearer token's read), so the tests that count
+``idp.direct_sql`` runs on the driver (a bearer token's read), so the tests that count
 statements or look for a table's name listen to both.
 """
 
@@ -31,7 +31,7 @@ def autocommit_of(dbapi_connection) -> bool:
 @contextmanager
 def recorded_statements(app, this_thread_only: bool = False):
     """Yield a list that fills with a ``Statement`` for each SQL statement sent meanwhile."""
-    from buergerkonto.idp import direct_read
+    from buergerkonto.idp import direct_sql
     from buergerkonto.idp.extensions import db
 
     seen: list[Statement] = []
@@ -47,9 +47,9 @@ def recorded_statements(app, this_thread_only: bool = False):
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", note_engine)
-    direct_read.listen(note)
+    direct_sql.listen(note)
     try:
         yield seen
     finally:
-        direct_read.remove(note)
+        direct_sql.remove(note)
         event.remove(engine, "before_cursor_execute", note_engine)

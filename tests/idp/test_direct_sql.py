@@ -1,15 +1,15 @@
-"""Reads on the driver (``idp.direct_read``): SQLAlchemy's values, pool and errors, no transaction."""
+"""Reads on the driver (``idp.direct_sql``): SQLAlchemy's values, pool and errors, no transaction."""
 
 import pytest
 from sqlalchemy import bindparam, exc, select, text
 
-from buergerkonto.idp.direct_read import DirectRead
+from buergerkonto.idp.direct_sql import DirectStatement
 from buergerkonto.idp.extensions import db
 from buergerkonto.idp.models import Account
 from support.statements import autocommit_of, recorded_statements
 
 _A = Account.__table__
-BY_EMAIL = DirectRead(select(_A.c.id, _A.c.email, _A.c.address, _A.c.email_verified_at, _A.c.updated_at)
+BY_EMAIL = DirectStatement(select(_A.c.id, _A.c.email, _A.c.address, _A.c.email_verified_at, _A.c.updated_at)
                       .where(_A.c.email == bindparam("email")))
 
 
@@ -48,7 +48,7 @@ def test_it_does_not_see_or_disturb_the_session_s_open_transaction(app, make_acc
 
 def test_a_database_error_is_sqlalchemy_s_and_the_next_read_works(app, make_account):
     account = make_account()
-    broken = DirectRead(select(text("no_such_column")).select_from(_A).where(_A.c.email == bindparam("email")))
+    broken = DirectStatement(select(text("no_such_column")).select_from(_A).where(_A.c.email == bindparam("email")))
     with app.app_context():
         with pytest.raises(exc.DBAPIError) as raised:
             broken.first(email=account["email"])
@@ -57,7 +57,7 @@ def test_a_database_error_is_sqlalchemy_s_and_the_next_read_works(app, make_acco
 
 
 def test_a_read_that_fails_midway_returns_no_connection_in_autocommit_mode(app, make_account):
-    from buergerkonto.idp import direct_read
+    from buergerkonto.idp import direct_sql
 
     account = make_account()
 
@@ -65,13 +65,13 @@ def test_a_read_that_fails_midway_returns_no_connection_in_autocommit_mode(app, 
         raise RuntimeError("midway")
 
     with app.app_context():
-        direct_read.listen(fail)
+        direct_sql.listen(fail)
         try:
             for _ in range(3):
                 with pytest.raises(RuntimeError):
                     BY_EMAIL.first(email=account["email"])
         finally:
-            direct_read.remove(fail)
+            direct_sql.remove(fail)
         assert _no_pooled_connection_in_autocommit()
         assert BY_EMAIL.first(email=account["email"])[1] == account["email"]
 
@@ -127,3 +127,24 @@ def postgres_or_skip(backend, request):
     if backend != "postgresql":
         pytest.skip("SQLite has no connection to lose")
     return request.getfixturevalue("postgres")
+
+
+def test_a_write_is_committed_by_itself_and_its_errors_are_sqlalchemy_s(app):
+    from sqlalchemy import insert
+
+    from buergerkonto.idp.oidc.models import ClientAssertionJti
+    from buergerkonto.idp.upsert import insert_unless_present_now
+
+    table = ClientAssertionJti.__table__
+    write = DirectStatement(insert(table).values(client_id=bindparam("client_id"), jti=bindparam("jti"),
+                                                 expires_at=bindparam("expires_at")))
+    with app.app_context():
+        assert write.run(client_id="c", jti="once", expires_at=1) == 1
+        db.session.rollback()  # the session's rollback does not take it back
+        assert db.session.execute(text("SELECT count(*) FROM oidc_client_assertion_jti")).scalar() == 1
+        with pytest.raises(exc.IntegrityError):  # the same jti again
+            write.run(client_id="c", jti="once", expires_at=1)
+        assert insert_unless_present_now(ClientAssertionJti, client_id="c", jti="other", expires_at=1) is True
+        assert insert_unless_present_now(ClientAssertionJti, client_id="c", jti="other", expires_at=1) is False
+        assert db.session.execute(text("SELECT count(*) FROM oidc_client_assertion_jti")).scalar() == 2
+        db.session.remove()

@@ -1,25 +1,29 @@
-"""One-row reads on the hot path, run on the database driver instead of through the ORM session.
+"""Single statements on the hot path, run on the database driver instead of through the ORM session.
 
 Every bearer request (userinfo, the postbox API) starts by reading its token and the citizen's
 account: one SELECT of one row. Through the ORM session that read cost 0.45 ms CPU in-process
 (the session's transaction, the Connection's execution context and result set-up, the pool's
 isolation-level switch); on the driver it costs 0.10 ms. Under gunicorn, userinfo went from
-2.0 to 1.7 ms CPU per request (bench/RESULTS.md).
+2.0 to 1.7 ms CPU per request (bench/RESULTS.md). A portal's own opaque token (the
+client-credentials grant) is one INSERT that needs no transaction either.
 
 What stays SQLAlchemy's: the statement is built with Core and compiled by the engine's dialect
 (once per engine); the connection comes from the engine's pool and goes back to it (reset and
 all); values are converted by the columns' types (JSON and datetimes on SQLite); driver errors
-become ``sqlalchemy.exc.DBAPIError`` and a lost connection is invalidated, as SQLAlchemy does.
+become ``sqlalchemy.exc.DBAPIError`` (``IntegrityError`` and the rest) and a lost connection is
+invalidated, as SQLAlchemy does.
 
 What is different:
-- The read is not part of the request's session transaction: it sees committed rows only. That
-  is right for a token presented by a client, which was committed when it was issued.
-- The read runs in the driver's autocommit mode: no BEGIN and ROLLBACK round trips around one
-  SELECT (as ``idp.autocommit`` does for whole requests).
+- The statement is not part of the request's session transaction: a read sees committed rows
+  only (right for a token a client presents: it was committed when it was issued), and a write
+  is committed at once, whatever the request does afterwards.
+- It runs in the driver's autocommit mode: no BEGIN and COMMIT or ROLLBACK round trips around
+  one statement (as ``idp.autocommit`` does for whole requests).
+- An INSERT gets no Python-side column defaults: the statement names every column it sets.
 - Engine events (``before_cursor_execute``) do not see it; ``listen`` does, for tests and metrics.
 - A pool that shares one connection between users (an in-memory SQLite database) would hand out
   the session's own connection, whose transaction the pool's reset would roll back; such engines
-  read through the session instead.
+  run the statement in the session instead (and the request's commit commits a write).
 """
 
 import weakref
@@ -57,7 +61,7 @@ class _Compiled:
             name: processor for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
         processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
-                      for column in statement.selected_columns]
+                      for column in getattr(statement, "selected_columns", ())]
         self.result_processors = processors if any(processors) else None
         self.shared_connection = isinstance(engine.pool, (StaticPool, SingletonThreadPool))
 
@@ -76,26 +80,37 @@ class _Compiled:
                      for processor, value in zip(self.result_processors, row, strict=True))
 
 
-class DirectRead:
-    """A SELECT of at most one row; ``first(**values)`` runs it and returns the row as a tuple, or None."""
+class DirectStatement:
+    """One statement on the driver: ``first(**values)`` for a SELECT of at most one row (a tuple, or
+    None), ``run(**values)`` for an INSERT, UPDATE or DELETE, committed by itself (its rowcount)."""
 
     def __init__(self, statement):
         self.statement = statement
         self._by_engine = weakref.WeakKeyDictionary()  # (tests make many apps, each with its engine)
 
     def first(self, **values) -> tuple | None:
+        engine, compiled = self._compiled()
+        if compiled.shared_connection:
+            row = db.session.execute(self.statement, values).first()
+            return None if row is None else tuple(row)
+        row = _run(engine, compiled, compiled.parameters(values), fetch=True)
+        return None if row is None else compiled.convert(row)
+
+    def run(self, **values) -> int:
+        engine, compiled = self._compiled()
+        if compiled.shared_connection:
+            return db.session.execute(self.statement, values).rowcount
+        return _run(engine, compiled, compiled.parameters(values), fetch=False)
+
+    def _compiled(self):
         engine = db.engine
         compiled = self._by_engine.get(engine)
         if compiled is None:
             compiled = self._by_engine.setdefault(engine, _Compiled(self.statement, engine))
-        if compiled.shared_connection:
-            row = db.session.execute(self.statement, values).first()
-            return None if row is None else tuple(row)
-        row = _fetch_one(engine, compiled, compiled.parameters(values))
-        return None if row is None else compiled.convert(row)
+        return engine, compiled
 
 
-def _fetch_one(engine, compiled: _Compiled, parameters):
+def _run(engine, compiled: _Compiled, parameters, fetch: bool):
     dialect = engine.dialect
     pooled = engine.raw_connection()
     connection, cursor, in_normal_mode = pooled.dbapi_connection, None, True
@@ -106,11 +121,11 @@ def _fetch_one(engine, compiled: _Compiled, parameters):
             listener(compiled.sql, connection)
         cursor = connection.cursor()
         cursor.execute(compiled.sql, parameters)
-        row = cursor.fetchone()
+        result = cursor.fetchone() if fetch else cursor.rowcount
         cursor.close()
         dialect.reset_isolation_level(connection)
         in_normal_mode = True
-        return row
+        return result
     except dialect.loaded_dbapi.Error as error:
         lost = dialect.is_disconnect(error, connection, cursor)
         if lost:
