@@ -72,9 +72,9 @@ class AuthorizationServer(_FlaskAuthorizationServer):
         return FlaskOAuth2Request(given if given is not None else request)
 
     def query_client(self, client_id):
-        """The portal, from the process's client cache (``idp.cache``), merged into this request's session."""
-        found = cached_client(client_id)
-        return None if found is None else db.session.merge(found, load=False)
+        """The portal, from the process's client cache (``idp.cache``): read, never changed or added
+        to a session (see ``cached_client``)."""
+        return cached_client(client_id)
 
     def save_token(self, token, request):
         """Store hashes of the tokens, with the grant and sign-in they belong to.
@@ -136,8 +136,10 @@ def _narrowed_refresh_rows(row: dict, granted_scope: str) -> list[dict]:
 
 def cached_client(client_id) -> Client | None:
     """The portal as the process's client cache holds it: detached, shared by the process's threads,
-    so only to be read. A bearer token's portal is only read (userinfo, the postbox API); merging
-    it into the request's session, as ``query_client`` does for the grants, cost 7 % of userinfo."""
+    so only to be read. Requests only read their portal (its settings, its secret's hash), and rows
+    refer to it by ``client_id``; a copy merged into each request's session cost 7 % of userinfo
+    and of a client-credentials grant. (``Client`` has no relationships to load, and ``Token.client``
+    is view-only: nothing cascades it into a session.)"""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 48:
         return None
     return cache("clients").get(client_id, lambda: _load_client(client_id), keep=lambda c: c is not None)

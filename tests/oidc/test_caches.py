@@ -133,16 +133,21 @@ def test_repeated_userinfo_calls_record_released_claims_once_and_then_skip_the_l
         assert {"email", "name"} <= set(PortalSignIn.query.one().claims)
 
 
-def test_the_cached_portal_behind_a_bearer_token_never_joins_a_session(app, rp, citizen):
-    # The process's threads share the cached portal; bearer requests read it without merging it
-    # into their session (``server.cached_client``). In a session it would be one thread's object.
+def test_the_cached_portal_never_joins_a_session(app, rp, citizen):
+    # The process's threads share the cached portal (``server.cached_client``): requests read it and
+    # never merge or add it into their session. In a session it would be one thread's object.
     from sqlalchemy import inspect
 
     from buergerkonto.idp.oidc.server import cached_client
 
-    access = rp.tokens(scope="openid email")["access_token"]
-    for _ in range(2):
-        assert rp.userinfo(access).status_code == 200
+    tokens = rp.tokens(scope="openid email offline_access")  # authorize, sign-in, code
+    assert rp.userinfo(tokens["access_token"]).status_code == 200
+    assert rp.token({"grant_type": "client_credentials"}).status_code == 200
+    assert rp.http.post("/oauth/introspect", data={"token": tokens["access_token"]},
+                        headers=rp.basic_auth()).get_json()["active"] is True
+    assert rp.refresh(tokens["refresh_token"]).status_code == 200
+    assert rp.http.post("/oauth/revoke", data={"token": tokens["refresh_token"]},
+                        headers=rp.basic_auth()).status_code == 200
     with app.app_context():
         shared = cached_client(rp.client_id)
     assert shared is not None and inspect(shared).detached and inspect(shared).session is None
