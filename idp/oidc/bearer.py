@@ -13,8 +13,9 @@ so plain values do:
   ``subject_for`` and the parts' ``verified_claims`` hooks, which query by
   ``id``). The password hash and the TOTP secret are not read at all.
 
-Introspection, revocation and the refresh grant change tokens, and keep using
-``models.Token``.
+The refresh grant reads its refresh token the same way (``StoredRefreshToken``):
+it changes the row only by statements on the table (its rotation, a replay's
+revocation). Introspection and revocation keep using ``models.Token``.
 """
 
 import time
@@ -83,21 +84,59 @@ class StoredAccessToken(ReadToken):
         return bool(self.access_token_revoked_at or self.refresh_token_revoked_at)
 
 
-_TOKEN_COLUMNS = [f.name for f in fields(StoredAccessToken) if f.name not in ("client", "account")]
-_ACCOUNT_COLUMNS = [f.name for f in fields(AccountClaims)]
+@dataclass(slots=True)
+class StoredRefreshToken(ReadToken):
+    """A refresh token found by its hash, with what the grant carries on to the new tokens."""
+
+    id: int
+    client_id: str
+    account_id: int
+    scope: str
+    issued_at: int
+    expires_in: int
+    grant_id: str
+    auth_time: int | None
+    acr: str | None
+    amr: list | None
+    sid: str | None
+    claims_request: dict | None
+    refresh_expires_at: int | None
+    refresh_rotated_at: int | None
+    refresh_token_revoked_at: int | None
+    client: Client | None = None
+    account: AccountClaims | None = None
+
+    def refresh_usable(self, now: int | None = None) -> bool:  # as ``Token.refresh_usable``
+        now = now or int(time.time())
+        return (not self.refresh_token_revoked_at and self.refresh_rotated_at is None
+                and (self.refresh_expires_at is None or self.refresh_expires_at > now))
+
+
 _T, _A = Token.__table__, Account.__table__
-_SPLIT = len(_TOKEN_COLUMNS)
-_READ = DirectStatement(select(*[_T.c[name] for name in _TOKEN_COLUMNS], *[_A.c[name] for name in _ACCOUNT_COLUMNS])
-         .outerjoin(_A, _A.c.id == _T.c.account_id)
-         .where(_T.c.access_token == bindparam("digest")))
+_ACCOUNT_COLUMNS = [f.name for f in fields(AccountClaims)]
 
 
-def read(digest: str) -> StoredAccessToken | None:
-    """The access token whose hash is ``digest``, with its account's claims; None if there is none."""
-    row = _READ.first(digest=digest)
-    if row is None:
-        return None
-    token = StoredAccessToken(*row[:_SPLIT])
-    if token.account_id is not None:
-        token.account = AccountClaims(*row[_SPLIT:])
-    return token
+def _read_with_account(token_class, column):
+    names = [f.name for f in fields(token_class) if f.name not in ("client", "account")]
+    statement = DirectStatement(select(*[_T.c[name] for name in names], *[_A.c[name] for name in _ACCOUNT_COLUMNS])
+                                .outerjoin(_A, _A.c.id == _T.c.account_id)
+                                .where(_T.c[column] == bindparam("digest")))
+    split = len(names)
+
+    def read(digest: str):
+        row = statement.first(digest=digest)
+        if row is None:
+            return None
+        token = token_class(*row[:split])
+        if token.account_id is not None:
+            token.account = AccountClaims(*row[split:])
+        return token
+
+    read.statement = statement.statement
+    return read
+
+
+read = _read_with_account(StoredAccessToken, "access_token")
+read.__doc__ = "The access token whose hash is ``digest``, with its account's claims; None if there is none."
+read_refresh = _read_with_account(StoredRefreshToken, "refresh_token")
+read_refresh.__doc__ = "The refresh token whose hash is ``digest``, with its account's claims; None if there is none."

@@ -24,8 +24,8 @@ from .. import events
 from ..cache import cache
 from ..extensions import db
 from ..timeutil import utcnow
-from . import access_tokens, claims, consents, keys, sids
-from .models import AuthorizationCode, PortalSignIn, Token, code_by_hash, hash_token, token_by_hash
+from . import access_tokens, bearer, claims, consents, keys, sids
+from .models import AuthorizationCode, PortalSignIn, Token, code_by_hash, hash_token
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 MAX_CREDENTIAL_LENGTH = 256
@@ -156,7 +156,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not isinstance(refresh_token, str) or len(refresh_token) > MAX_CREDENTIAL_LENGTH:
             return None
-        item = token_by_hash("refresh_token", hash_token(refresh_token))
+        item = bearer.read_refresh(hash_token(refresh_token))  # as values: only statements change the row
         if item is None:
             return None
         if item.refresh_rotated_at is not None and not item.refresh_token_revoked_at:
@@ -164,6 +164,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if not item.refresh_usable():
             return None
+        item.client = self.request.client
         return item
 
     def authenticate_user(self, refresh_token):

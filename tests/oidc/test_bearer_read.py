@@ -39,7 +39,7 @@ def test_a_citizen_token_reads_as_its_row_with_the_account_claims(app, rp, brows
 def test_the_read_selects_no_password_hash_and_no_totp_secret():
     from buergerkonto.idp.oidc import bearer
 
-    selected = {column.name for column in bearer._READ.statement.selected_columns}
+    selected = {column.name for column in bearer.read.statement.selected_columns}
     assert not selected & {"password_hash", "totp_secret", "totp_last_step", "access_token", "refresh_token"}
 
 
@@ -71,3 +71,21 @@ def test_userinfo_shows_a_changed_name_and_refuses_a_revoked_token_at_once(app, 
     assert revoked.status_code == 200
     response = rp.userinfo(tokens["access_token"])
     assert response.status_code == 401 and "invalid_token" in response.headers["WWW-Authenticate"]
+
+
+def test_a_refresh_token_reads_as_its_row_with_the_account_claims(app, rp, citizen):
+    from buergerkonto.idp.oidc import bearer
+    from buergerkonto.idp.oidc.models import Token, hash_token
+
+    tokens = rp.tokens("openid email offline_access")
+    with app.test_request_context():
+        read = bearer.read_refresh(hash_token(tokens["refresh_token"]))
+        row = Token.query.filter_by(refresh_token=hash_token(tokens["refresh_token"])).one()
+        for field in dataclasses.fields(read):
+            if field.name not in ("client", "account"):
+                assert getattr(read, field.name) == getattr(row, field.name), field.name
+        assert read.account.id == row.account_id and read.refresh_usable() == row.refresh_usable()
+        assert bearer.read_refresh(hash_token(tokens["access_token"])) is None  # not a refresh token
+        from buergerkonto.idp.extensions import db
+
+        db.session.remove()
