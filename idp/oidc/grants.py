@@ -25,7 +25,7 @@ from ..cache import cache
 from ..extensions import db
 from ..timeutil import utcnow
 from . import access_tokens, bearer, claims, consents, keys, sids
-from .models import AuthorizationCode, PortalSignIn, Token, code_by_hash, hash_token
+from .models import AuthorizationCode, PortalSignIn, Token, hash_token
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 MAX_CREDENTIAL_LENGTH = 256
@@ -95,7 +95,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > MAX_CREDENTIAL_LENGTH:
             return None
-        item = code_by_hash(hash_token(code), client.client_id)
+        item = bearer.read_code(hash_token(code), client.client_id)  # as values: only statements change it
         if item is None:
             return None
         if item.used_at is not None:

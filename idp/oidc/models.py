@@ -219,17 +219,6 @@ def token_by_hash(column: str, digest: str) -> Token | None:
     return db.session.execute(_TOKEN_BY_HASH[column], {"digest": digest}).scalar_one_or_none()
 
 
-# Every code redemption reads one code: built once too, like the token reads above.
-_CODE_BY_HASH = (select(AuthorizationCode).options(joinedload(AuthorizationCode.account))
-                 .where(AuthorizationCode.code == bindparam("digest"),
-                        AuthorizationCode.client_id == bindparam("client_id")))
-
-
-def code_by_hash(digest: str, client_id: str) -> "AuthorizationCode | None":
-    """The portal's authorization code whose hash is ``digest``, its account loaded."""
-    return db.session.execute(_CODE_BY_HASH, {"digest": digest, "client_id": client_id}).scalar_one_or_none()
-
-
 class SigningKey(db.Model):
     """A key that signs ID tokens and logout tokens. The private JWK is encrypted at rest.
 

@@ -36,11 +36,13 @@ def test_a_citizen_token_reads_as_its_row_with_the_account_claims(app, rp, brows
         db.session.remove()
 
 
-def test_the_read_selects_no_password_hash_and_no_totp_secret():
+def test_the_reads_select_no_password_hash_no_totp_secret_and_no_token_hash():
     from buergerkonto.idp.oidc import bearer
 
-    selected = {column.name for column in bearer.read.statement.selected_columns}
-    assert not selected & {"password_hash", "totp_secret", "totp_last_step", "access_token", "refresh_token"}
+    for read in (bearer._read_access, bearer._read_refresh, bearer._read_code):
+        selected = {column.name for column in read.statement.selected_columns}
+        assert not selected & {"password_hash", "totp_secret", "totp_last_step", "access_token", "refresh_token",
+                               "code"}, read
 
 
 def test_a_portal_token_has_no_account(app, opaque_rp):
@@ -88,4 +90,24 @@ def test_a_refresh_token_reads_as_its_row_with_the_account_claims(app, rp, citiz
         assert bearer.read_refresh(hash_token(tokens["access_token"])) is None  # not a refresh token
         from buergerkonto.idp.extensions import db
 
+        db.session.remove()
+
+
+def test_an_authorization_code_reads_as_its_row_with_the_account_claims(app, rp, citizen):
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc import bearer
+    from buergerkonto.idp.oidc.models import AuthorizationCode, hash_token
+
+    code = rp.code("openid email")
+    with app.test_request_context():
+        read = bearer.read_code(hash_token(code), rp.client_id)
+        row = AuthorizationCode.query.filter_by(code=hash_token(code)).one()
+        for field in dataclasses.fields(read):
+            if field.name != "account":
+                assert getattr(read, field.name) == getattr(row, field.name), field.name
+        for method in ("is_expired", "get_redirect_uri", "get_scope", "get_auth_time", "get_acr", "get_amr",
+                       "get_nonce"):
+            assert getattr(read, method)() == getattr(row, method)(), method
+        assert read.account.id == row.account_id
+        assert bearer.read_code(hash_token(code), "another-portal") is None
         db.session.remove()
