@@ -4,7 +4,8 @@ Every bearer request (userinfo, the postbox API) starts by reading its token and
 account: one SELECT of one row. Through the ORM session that read cost 0.45 ms CPU in-process
 (the session's transaction, the Connection's execution context and result set-up, the pool's
 isolation-level switch); on the driver it costs 0.10 ms. Under gunicorn, userinfo went from
-2.0 to 1.7 ms CPU per request (bench/RESULTS.md). A portal's own opaque token (the
+2.0 to 1.7 ms CPU per request (bench/RESULTS.md). The code and refresh grants read their code
+or refresh token the same way (``oidc.bearer``), and a portal's own opaque token (the
 client-credentials grant) is one INSERT that needs no transaction either.
 
 What stays SQLAlchemy's: the statement is built with Core and compiled by the engine's dialect
@@ -39,7 +40,7 @@ _listeners: list[Listener] = []
 
 
 def listen(listener: Listener) -> None:
-    """Call ``listener(sql, dbapi_connection)`` before each direct read runs (statement counters)."""
+    """Call ``listener(sql, dbapi_connection)`` before each direct statement runs (statement counters)."""
     _listeners.append(listener)
 
 
@@ -54,7 +55,7 @@ class _Compiled:
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         if compiled.post_compile_params:  # (IN lists, some LIMITs: their SQL depends on the values)
-            raise ValueError("a direct read needs SQL that does not depend on its values")
+            raise ValueError("a direct statement needs SQL that does not depend on its values")
         self.sql = compiled.string
         self.compiled = compiled
         self.bind_processors = {

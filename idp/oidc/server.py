@@ -81,6 +81,8 @@ class AuthorizationServer(_FlaskAuthorizationServer):
 
         A Core INSERT, not an ORM instance: nothing reads the row back in this request, and the
         unit of work's flush cost 0.17 ms CPU more per token (0.48 against 0.31 ms with the commit).
+        A portal's own token is a direct statement (``_INSERT_PORTAL_TOKEN``); a citizen's joins the
+        transaction that also uses the code or rotates the refresh token.
         """
         now = int(time.time())
         refresh = token.get("refresh_token")
@@ -106,9 +108,11 @@ class AuthorizationServer(_FlaskAuthorizationServer):
                        # The absolute lifetime counts from the first refresh token of the grant.
                        refresh_expires_at=old.refresh_expires_at if refresh else None)
         else:
-            _INSERT_PORTAL_TOKEN.run(**{name: row[name] for name in _PORTAL_TOKEN_COLUMNS[:6]},
-                                     grant_id=str(uuid.uuid4()), access_token_revoked_at=0,
-                                     refresh_token_revoked_at=0)
+            # A portal's own token (client credentials): a grant of its own, nothing else written.
+            _INSERT_PORTAL_TOKEN.run(client_id=row["client_id"], token_type=row["token_type"],
+                                     access_token=row["access_token"], scope=row["scope"], issued_at=now,
+                                     expires_in=row["expires_in"], grant_id=str(uuid.uuid4()),
+                                     access_token_revoked_at=0, refresh_token_revoked_at=0)
             return
         rows = [row]
         if old is not None and refresh and set(row["scope"].split()) != set((old.scope or "").split()):
