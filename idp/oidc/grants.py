@@ -283,8 +283,14 @@ class OpenIDRefresh(_IDTokenMixin, oidc_grants.OpenIDToken):
 
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 # Built once, like the other reads of every sign-in.
-_PORTAL_SIGN_IN = select(PortalSignIn).where(PortalSignIn.sid == bindparam("sid"),
-                                             PortalSignIn.client_id == bindparam("client_id"))
+# On the table, not the entity: the ORM's load of the row and its unit-of-work flush of the change
+# cost more than the statements themselves (the token request of every sign-in runs this).
+_PS = PortalSignIn.__table__
+_PORTAL_SIGN_IN = select(_PS.c.id, _PS.c.claims, _PS.c.last_used_at).where(
+    _PS.c.sid == bindparam("sid"), _PS.c.client_id == bindparam("client_id"))
+_NOTE_RELEASED = (update(_PS).where(_PS.c.id == bindparam("row_id"))
+                  .values(claims=bindparam("claims", type_=_PS.c.claims.type),
+                          last_used_at=bindparam("now", type_=_PS.c.last_used_at.type)))
 
 
 def _remember_released(client, account, sid, scope, names) -> None:
@@ -300,18 +306,14 @@ def _remember_released(client, account, sid, scope, names) -> None:
     seen = cache("released_claims")
     if seen.peek((sid, client.client_id, names)):
         return
-    row = db.session.execute(_PORTAL_SIGN_IN, {"sid": sid, "client_id": client.client_id}).scalars().first()
+    row = db.session.execute(_PORTAL_SIGN_IN, {"sid": sid, "client_id": client.client_id}).first()
     if row is None:
         return
     released = sorted(set(row.claims or []) | names)
     now = utcnow()
-    up_to_date = True
-    if released != sorted(row.claims or []):
-        row.claims = released
-        up_to_date = False
-    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_GRANULARITY:
-        row.last_used_at = now
-        up_to_date = False
-    if up_to_date:  # only a state read from the database is remembered, never one still to be committed
+    if released != sorted(row.claims or []) or row.last_used_at is None \
+            or now - row.last_used_at > _LAST_USED_GRANULARITY:
+        db.session.execute(_NOTE_RELEASED, {"row_id": row.id, "claims": released, "now": now})
+    else:  # only a state read from the database is remembered, never one still to be committed
         remaining = (_LAST_USED_GRANULARITY - (now - row.last_used_at)).total_seconds()
         seen.put((sid, client.client_id, names), True, remaining)
