@@ -20,7 +20,7 @@ revocation). Introspection and revocation keep using ``models.Token``.
 """
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
@@ -53,17 +53,17 @@ class AccountClaims:
 
 
 @dataclass(slots=True)
-class StoredAccessToken(ReadToken):
-    """An opaque access token found by its hash; ``account`` is None for a portal's own token."""
+class _StoredToken(ReadToken):
+    """What every read of a stored token takes from its row: whose it is, what it allows, and the
+    sign-in it carries on. ``client`` and ``account`` are set after the read (keyword-only, so the
+    row's columns fill the rest in order)."""
 
     id: int
     client_id: str
     account_id: int | None
-    token_type: str
     scope: str
     issued_at: int
     expires_in: int
-    access_token_revoked_at: int | None
     refresh_token_revoked_at: int | None
     grant_id: str
     auth_time: int | None
@@ -71,8 +71,16 @@ class StoredAccessToken(ReadToken):
     amr: list | None
     sid: str | None
     claims_request: dict | None
-    client: Client | None = None
-    account: AccountClaims | None = None
+    client: Client | None = field(default=None, kw_only=True)
+    account: AccountClaims | None = field(default=None, kw_only=True)
+
+
+@dataclass(slots=True)
+class StoredAccessToken(_StoredToken):
+    """An opaque access token found by its hash; ``account`` is None for a portal's own token."""
+
+    token_type: str
+    access_token_revoked_at: int | None
 
     @property
     def expires_at(self) -> int:
@@ -86,26 +94,11 @@ class StoredAccessToken(ReadToken):
 
 
 @dataclass(slots=True)
-class StoredRefreshToken(ReadToken):
+class StoredRefreshToken(_StoredToken):
     """A refresh token found by its hash, with what the grant carries on to the new tokens."""
 
-    id: int
-    client_id: str
-    account_id: int
-    scope: str
-    issued_at: int
-    expires_in: int
-    grant_id: str
-    auth_time: int | None
-    acr: str | None
-    amr: list | None
-    sid: str | None
-    claims_request: dict | None
     refresh_expires_at: int | None
     refresh_rotated_at: int | None
-    refresh_token_revoked_at: int | None
-    client: Client | None = None
-    account: AccountClaims | None = None
 
     def refresh_usable(self, now: int | None = None) -> bool:  # as ``Token.refresh_usable``
         now = now or int(time.time())

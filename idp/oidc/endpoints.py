@@ -58,12 +58,11 @@ def _finish(respond) -> Response:
     """Run ``respond`` (an Authlib endpoint); commit what a successful call wrote, forget the rest."""
     try:
         response = respond()
-        if not db.session().in_transaction():
-            pass  # the session was not used (a portal's own token, ``server.save_token``)
-        elif response.status_code < 400:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        if db.session().in_transaction():  # (not when the session went unused: a portal's own token)
+            if response.status_code < 400:
+                db.session.commit()
+            else:
+                db.session.rollback()
     except IntegrityError:  # at the commit, or at a statement run straight away (a token's INSERT)
         db.session.rollback()
         forget("clients")

@@ -1,7 +1,7 @@
 """Requests without a transaction (``idp.autocommit``), and the one-statement upsert they rely on."""
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 
 @pytest.fixture

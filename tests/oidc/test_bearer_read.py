@@ -24,9 +24,7 @@ def test_a_citizen_token_reads_as_its_row_with_the_account_claims(app, rp, brows
     with app.test_request_context():
         read = bearer.read(hash_token(tokens["access_token"]))
         row = Token.query.filter_by(access_token=hash_token(tokens["access_token"])).one()
-        for field in dataclasses.fields(read):
-            if field.name not in ("client", "account"):
-                assert getattr(read, field.name) == getattr(row, field.name), field.name
+        _assert_same_columns(read, row)
         stored = db.session.get(Account, account["id"])
         for field in dataclasses.fields(read.account):
             assert getattr(read.account, field.name) == getattr(stored, field.name), field.name
@@ -83,14 +81,20 @@ def test_a_refresh_token_reads_as_its_row_with_the_account_claims(app, rp, citiz
     with app.test_request_context():
         read = bearer.read_refresh(hash_token(tokens["refresh_token"]))
         row = Token.query.filter_by(refresh_token=hash_token(tokens["refresh_token"])).one()
-        for field in dataclasses.fields(read):
-            if field.name not in ("client", "account"):
-                assert getattr(read, field.name) == getattr(row, field.name), field.name
+        _assert_same_columns(read, row)
         assert read.account.id == row.account_id and read.refresh_usable() == row.refresh_usable()
         assert bearer.read_refresh(hash_token(tokens["access_token"])) is None  # not a refresh token
         from buergerkonto.idp.extensions import db
 
         db.session.remove()
+
+
+def _assert_same_columns(read, row):
+    """Each value ``read`` took from the row (all but the portal and the account set after it) equals
+    the ORM row's."""
+    for field in dataclasses.fields(read):
+        if field.name not in ("client", "account"):
+            assert getattr(read, field.name) == getattr(row, field.name), field.name
 
 
 def test_an_authorization_code_reads_as_its_row_with_the_account_claims(app, rp, citizen):
@@ -102,9 +106,7 @@ def test_an_authorization_code_reads_as_its_row_with_the_account_claims(app, rp,
     with app.test_request_context():
         read = bearer.read_code(hash_token(code), rp.client_id)
         row = AuthorizationCode.query.filter_by(code=hash_token(code)).one()
-        for field in dataclasses.fields(read):
-            if field.name != "account":
-                assert getattr(read, field.name) == getattr(row, field.name), field.name
+        _assert_same_columns(read, row)
         for method in ("is_expired", "get_redirect_uri", "get_scope", "get_auth_time", "get_acr", "get_amr",
                        "get_nonce"):
             assert getattr(read, method)() == getattr(row, method)(), method
