@@ -52,7 +52,9 @@ def refuse_nul_characters():
     """No text a person types contains NUL; PostgreSQL cannot store it, so refuse it up front (400)."""
     from werkzeug.exceptions import BadRequest
 
-    values = [request.path, *request.args.values()]
+    query = request.environ.get("QUERY_STRING", "")
+    # A NUL in the query string arrives as "%00" (or raw): only then are its values worth decoding.
+    values = [request.path, *(request.args.values() if "%00" in query or "\x00" in query else ())]
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
             "application/x-www-form-urlencoded", "multipart/form-data"):
         values.extend(request.form.values())

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..autocommit import autocommit
 from ..cache import cache, forget
-from ..extensions import csrf, db
+from ..extensions import csrf, db, session_in_transaction
 from . import api_scopes, claims, keys
 from .server import CLIENT_ASSERTION_ALGORITHMS, server
 
@@ -58,7 +58,7 @@ def _finish(respond) -> Response:
     """Run ``respond`` (an Authlib endpoint); commit what a successful call wrote, forget the rest."""
     try:
         response = respond()
-        if db.session().in_transaction():  # (not when the session went unused: a portal's own token)
+        if session_in_transaction():  # (not when the session went unused: a portal's own token)
             if response.status_code < 400:
                 db.session.commit()
             else:
@@ -181,7 +181,7 @@ def introspect():
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
 @csrf.exempt
 def userinfo():
-    if request.args.get("access_token") or request.form.get("access_token"):
+    if request.args.get("access_token") or (request.method == "POST" and request.form.get("access_token")):
         return _error("invalid_request", "Send the access token in the Authorization header.")
     # No autocommit() here: the token is read on the driver (``bearer.read``), and the session is
     # used only now and then (a consent for verified_claims, the portals used at most once a

@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import events
 from ..cache import cache, detached_copy, forget_on_change
 from ..direct_sql import DirectStatement
-from ..extensions import db
+from ..extensions import db, session_in_transaction
 from ..upsert import insert_unless_present_now
 from . import access_tokens, api_scopes, bearer, claims, client_keys, consents, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
@@ -399,7 +399,7 @@ class UserInfoEndpoint(_UserInfoEndpoint):
         from .grants import _remember_released
 
         _remember_released(token.client, token.account, token.sid, token.scope, list(info))
-        if db.session().in_transaction():  # (mostly nothing was read through the session at all)
+        if session_in_transaction():  # (mostly nothing was read through the session at all)
             db.session.commit()
         return 200, info, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
