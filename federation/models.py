@@ -6,7 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..idp.cache import forget_on_change
-from ..idp.extensions import db
+from ..idp.extensions import GrowingId, db
 from ..idp.models import Account
 from ..idp.timeutil import utcnow
 
@@ -78,7 +78,7 @@ class FederatedSession(db.Model):
 
     __tablename__ = "federation_session"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     sid: Mapped[str] = mapped_column(String(43), unique=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("federation_identity.id", ondelete="CASCADE"),
                                              index=True)
@@ -110,7 +110,7 @@ class UpstreamLogoutToken(db.Model):
     __tablename__ = "federation_logout_token"
     __table_args__ = (UniqueConstraint("issuer", "jti", name="uq_federation_logout_token_issuer_jti"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     issuer: Mapped[str] = mapped_column(String(255))
     jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[int] = mapped_column(Integer, index=True)

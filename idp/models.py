@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from .extensions import GrowingId, db
 from .timeutil import utcnow
 
 
@@ -75,7 +75,7 @@ class Event(db.Model):
 
     __tablename__ = "event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     tag: Mapped[str] = mapped_column(String(80), index=True)
     account_id: Mapped[int | None] = mapped_column(index=True)
     ip_address: Mapped[str | None] = mapped_column(String(45))
@@ -88,7 +88,7 @@ class WebSession(db.Model):
 
     __tablename__ = "web_session"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Public, random id of the sign-in; used as OIDC ``sid`` and on the account page.
     sid: Mapped[str] = mapped_column(String(43), unique=True)
@@ -130,7 +130,7 @@ class MailOutbox(db.Model):
     __tablename__ = "mail_outbox"
     __table_args__ = (Index("ix_mail_outbox_pending", "sent_at", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..idp.extensions import db
+from ..idp.extensions import GrowingId, db
 from ..idp.timeutil import utcnow
 
 
@@ -28,7 +28,7 @@ class Message(db.Model):
         UniqueConstraint("sender_client_id", "idempotency_key", name="uq_postbox_message_idempotency"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     # No foreign key: a portal that leaves the network does not take the citizen's mail with it.
@@ -65,8 +65,9 @@ class Attachment(db.Model):
     __tablename__ = "postbox_attachment"
     __table_args__ = (UniqueConstraint("message_id", "number", name="uq_postbox_attachment_message_number"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("postbox_message.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(GrowingId, ForeignKey("postbox_message.id", ondelete="CASCADE"),
+                                            index=True)
     number: Mapped[int] = mapped_column(Integer)
     filename: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(64))

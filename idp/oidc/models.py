@@ -21,7 +21,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, JSON, String, Text, 
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from ..crypto import keyed_hash, sha256_hex
-from ..extensions import db
+from ..extensions import GrowingId, db
 from ..models import Account
 from ..timeutil import utcnow
 
@@ -148,7 +148,7 @@ class AuthorizationCode(db.Model, OAuth2AuthorizationCodeMixin):
     # without this index that check read all of the portal's codes.
     __table_args__ = (Index("ix_oauth_authorization_code_client_id_nonce", "client_id", "nonce"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
@@ -170,7 +170,7 @@ class Token(db.Model, OAuth2TokenMixin):
 
     __tablename__ = "oauth_token"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True)
     access_token: Mapped[str] = mapped_column(String(64), unique=True)
     refresh_token: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -268,7 +268,7 @@ class PortalSignIn(db.Model):
     __tablename__ = "oidc_portal_sign_in"
     __table_args__ = (UniqueConstraint("sid", "client_id", name="uq_oidc_portal_sign_in_sid_client"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"))
     sid: Mapped[str] = mapped_column(String(43), index=True)
@@ -287,7 +287,7 @@ class LogoutDelivery(db.Model):
 
     __tablename__ = "oidc_logout_delivery"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth_client.client_id", ondelete="CASCADE"), index=True)
     subject: Mapped[str] = mapped_column(String(255))
     sid: Mapped[str] = mapped_column(String(43), index=True)
@@ -304,7 +304,7 @@ class ClientAssertionJti(db.Model):
     __tablename__ = "oidc_client_assertion_jti"
     __table_args__ = (UniqueConstraint("client_id", "jti", name="uq_oidc_client_assertion_jti_client_jti"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(48))
     jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
@@ -320,7 +320,7 @@ class RevokedAccessToken(db.Model):
 
     __tablename__ = "oauth_revoked_access_token"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(GrowingId, primary_key=True)
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     client_id: Mapped[str] = mapped_column(String(48), index=True)
     expires_at: Mapped[int] = mapped_column(Integer, index=True)
