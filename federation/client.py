@@ -55,15 +55,17 @@ def _private_key(text: str):
         return ECKey.import_key(text)
 
 
-def _session(settings: UpstreamSettings, token_endpoint: str | None = None) -> OAuth2Session:
+def _session(settings: UpstreamSettings, audience: str | None = None) -> OAuth2Session:
+    """Authlib's client for the upstream; ``audience``: what a private_key_jwt assertion is for."""
     common = {"client_id": settings.client_id, "redirect_uri": callback_url(),
               "scope": " ".join(settings.scope_list), "code_challenge_method": "S256"}
     if settings.private_key:
         key = _private_key(settings.private_key)
         alg = "ES256" if key.key_type == "EC" else "RS256"
         session = OAuth2Session(client_secret=key, token_endpoint_auth_method="private_key_jwt", **common)
+        # (Authlib puts its ``token_endpoint`` argument into ``aud``.)
         session.register_client_auth_method(
-            PrivateKeyJWT(token_endpoint, headers={"kid": key.kid} if key.kid else None, alg=alg))
+            PrivateKeyJWT(audience, headers={"kid": key.kid} if key.kid else None, alg=alg))
         return session
     return OAuth2Session(client_secret=settings.client_secret, token_endpoint_auth_method="client_secret_basic",
                          **common)
@@ -88,7 +90,9 @@ def authorization_url(settings: UpstreamSettings, metadata: dict, flow: dict, ac
 def exchange_code(settings: UpstreamSettings, metadata: dict, code: str, verifier: str) -> dict:
     """Redeem the code at the token endpoint; returns the token response."""
     endpoint = metadata["token_endpoint"]
-    with _session(settings, endpoint) as session:
+    # The assertion is for the upstream's issuer identifier, not its token endpoint (RFC 10070):
+    # another provider that gave that endpoint's URL as its own could use one meant for it there.
+    with _session(settings, metadata["issuer"]) as session:
         try:
             token = session.fetch_token(endpoint, grant_type="authorization_code", code=code,
                                         code_verifier=verifier, redirect_uri=callback_url(),

@@ -216,14 +216,19 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     """``private_key_jwt`` client authentication against the portal's registered JWKS."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
-    MAX_LIFETIME = 600
+    # An assertion's jti is kept until it expires, so its lifetime is capped; at an hour, the
+    # lifetime Authlib's client gives every assertion (it has no setting for it). RFC 7523 sets none.
+    MAX_LIFETIME = 3600
 
     def __init__(self):
         super().__init__(validate_jti=True, leeway=30)
 
     def get_audiences(self):
-        issuer = current_app.config["ISSUER"]
-        return [issuer, issuer + request.path]
+        # RFC 10070 (updating RFC 7523): the issuer identifier is a client assertion's one audience.
+        # RFC 7523 let it name the token endpoint's URL instead; a portal that also signs in at an
+        # authorization server under an attacker's control, one that gives our endpoint's URL as its
+        # own, then hands it an assertion that would be good here.
+        return [current_app.config["ISSUER"]]
 
     def process_assertion_claims(self, assertion, resolve_key):
         """Authlib's, with the advertised algorithms named: without ``algorithms`` joserfc accepts
@@ -236,7 +241,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return token.claims
 
     def verify_claims(self, claims):
-        super().verify_claims(claims)
+        issuer = current_app.config["ISSUER"]
+        if claims.get("aud") not in (issuer, [issuer]):  # (a list: only the issuer in it, RFC 10070)
+            raise InvalidClientError(description="The assertion's audience must be this provider's issuer "
+                                                 "identifier alone (RFC 10070), not the endpoint's URL.")
+        super().verify_claims(claims)  # (then the jti is spent)
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp > time.time() + self.MAX_LIFETIME:
             raise InvalidClientError(description="The assertion lives too long.")

@@ -9,8 +9,10 @@ a portal's own JWT access token with Authlib's RFC 9068 resource-server validato
 import secrets
 from urllib.parse import urljoin
 
+import pytest
 import requests
 from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from bs4 import BeautifulSoup
 from joserfc import jwt
@@ -134,3 +136,36 @@ def test_authlib_client_credentials_jwt_access_token_validates_with_authlibs_rfc
                                token_type_hint="access_token").status_code == 200
     response = portal.post(api + "/messages", json={"recipient": "nobody", "subject": "S", "body": "B"}, timeout=10)
     assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_authlib_client_private_key_jwt_with_the_issuer_as_audience(live):
+    """Authlib's client signs its assertion for the issuer when told (RFC 10070); its default, the
+    token endpoint's URL, is refused."""
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+    from joserfc.jwk import ECKey
+
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc import clients
+
+    app, base = live
+    key = ECKey.generate_key("P-256", private=True, parameters={"kid": "portal-1"})
+    with app.app_context():
+        client, _ = clients.create_client("Interop key portal", [REDIRECT], token_endpoint_auth_method="private_key_jwt",
+                                          jwks={"keys": [key.as_dict(private=False)]}, access_token_format="opaque")
+        db.session.commit()
+        client_id = client.client_id
+    meta = requests.get(base + "/.well-known/openid-configuration", timeout=10).json()
+
+    def session(auth) -> OAuth2Session:
+        portal = OAuth2Session(client_id, key, scope="postbox.send",
+                               token_endpoint_auth_method="private_key_jwt")
+        portal.register_client_auth_method(auth)
+        return portal
+
+    with pytest.raises(OAuthError) as refused:  # the token endpoint's URL as audience, Authlib's default
+        session(PrivateKeyJWT(alg="ES256")).fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+    assert refused.value.error == "invalid_client" and "issuer identifier alone" in refused.value.description
+
+    token = session(PrivateKeyJWT(token_endpoint=meta["issuer"], alg="ES256")).fetch_token(
+        meta["token_endpoint"], grant_type="client_credentials")
+    assert token["token_type"] == "Bearer" and token["scope"] == "postbox.send"

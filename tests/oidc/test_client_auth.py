@@ -9,6 +9,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from support.relying_party import ISSUER
+
 ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -64,7 +66,7 @@ def key_rp(make_rp):
 
 def assertion(rp, key=None, **override):
     now = int(time.time())
-    claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": "http://localhost/oauth/token",
+    claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": ISSUER,
               "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
     claims.update(override)
     return jwt.encode({"alg": "ES256", "kid": "k1"}, claims, key or rp.key)
@@ -89,6 +91,30 @@ def test_private_key_jwt_replayed_assertion_is_refused(key_rp, citizen):
     assert _redeem_with_assertion(key_rp, key_rp.code(), value).get_json()["error"] == "invalid_client"
 
 
+def test_an_assertion_may_name_the_issuer_in_a_list_of_one(key_rp, citizen):
+    response = _redeem_with_assertion(key_rp, key_rp.code(), assertion(key_rp, aud=[ISSUER]))
+    assert response.status_code == 200, response.get_json()
+
+
+# RFC 10070: the issuer identifier, alone. An assertion naming the token endpoint's URL is what an
+# authorization server under an attacker's control, giving that URL as its own endpoint, would
+# collect from a portal that signs in there too, and bring here.
+@pytest.mark.parametrize("audience", [ISSUER + "/oauth/token", [ISSUER, ISSUER + "/oauth/token"],
+                                      [ISSUER, "https://elsewhere.example"], ISSUER + "/", []])
+def test_an_assertion_for_any_audience_but_the_issuer_alone_is_refused(key_rp, citizen, app, audience):
+    value = assertion(key_rp, aud=audience)
+    response = _redeem_with_assertion(key_rp, key_rp.code(), value)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_client"
+    assert "issuer identifier alone" in response.get_json()["error_description"]
+    # The refusal did not spend its jti: the portal may not have meant it for us at all.
+    from buergerkonto.idp.extensions import db
+    from buergerkonto.idp.oidc.models import ClientAssertionJti
+
+    with app.app_context():
+        assert db.session.query(ClientAssertionJti).count() == 0
+        db.session.remove()
+
+
 @pytest.mark.parametrize("override", [{"aud": "https://elsewhere.example/token"},
                                       {"exp": int(time.time()) - 300},
                                       {"exp": int(time.time()) + 86400},
@@ -106,7 +132,7 @@ def test_private_key_jwt_signed_by_another_key_is_refused(key_rp, citizen):
 
 def test_private_key_jwt_with_alg_none_is_refused(key_rp, citizen):
     now = int(time.time())
-    claims = {"iss": key_rp.client_id, "sub": key_rp.client_id, "aud": "http://localhost/oauth/token",
+    claims = {"iss": key_rp.client_id, "sub": key_rp.client_id, "aud": ISSUER,
               "exp": now + 60, "jti": "x"}
     parts = [base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=").decode() for p in ({"alg": "none"}, claims)]
     response = _redeem_with_assertion(key_rp, key_rp.code(), ".".join(parts) + ".")
@@ -124,7 +150,7 @@ def _rp_with_key(make_rp, key):
 
 def _signed_assertion(rp, key, alg):
     now = int(time.time())
-    claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": "http://localhost/oauth/token",
+    claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": ISSUER,
               "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
     return jwt.encode({"alg": alg, "kid": "k1"}, claims, key, algorithms=[alg])
 
@@ -174,7 +200,7 @@ class PortalKeys:
 
     def assertion(self, rp, kid=None, key=None):
         now = int(time.time())
-        claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": "http://localhost/oauth/token",
+        claims = {"iss": rp.client_id, "sub": rp.client_id, "aud": ISSUER,
                   "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
         return jwt.encode({"alg": "ES256", "kid": kid or self.kid}, claims, key or self.key)
 

@@ -477,7 +477,7 @@ def test_a_private_key_jwt_portal_gets_a_jwt_too(make_rp):
                  jwks={"keys": [dict(key.as_dict(private=False), kid="k1", alg="ES256", use="sig")]})
     now = int(time.time())
     assertion = jwt.encode({"alg": "ES256", "kid": "k1"}, {
-        "iss": rp.client_id, "sub": rp.client_id, "aud": ISSUER + "/oauth/token", "iat": now, "exp": now + 60,
+        "iss": rp.client_id, "sub": rp.client_id, "aud": ISSUER, "iat": now, "exp": now + 60,
         "jti": "assertion-1"}, key)
     response = rp.http.post("/oauth/token", data={
         "grant_type": "client_credentials", "scope": "postbox.send",

@@ -162,6 +162,17 @@ function buildProvider() {
   provider.use(async (ctx, next) => {
     if (ctx.path === '/auth' && ctx.method === 'GET') lastAuthorization = Object.fromEntries(new URLSearchParams(ctx.querystring));
     await next();
+    // As an upstream that follows RFC 10070: a client assertion is for the issuer identifier
+    // alone. (oidc-provider also takes its endpoints' URLs; the answer is replaced afterwards.)
+    const assertion = ctx.path === '/token' && ctx.oidc && ctx.oidc.body && ctx.oidc.body.client_assertion;
+    if (assertion) {
+      const { aud } = jose.decodeJwt(assertion);
+      if (aud !== issuer && !(Array.isArray(aud) && aud.length === 1 && aud[0] === issuer)) {
+        ctx.status = 401;
+        ctx.body = { error: 'invalid_client', error_description: 'aud must be the issuer identifier alone' };
+        return;
+      }
+    }
     if (ctx.path === '/token' && ctx.body && ctx.body.id_token) {
       if (modes.tamper) ctx.body.id_token = await resign(ctx.body.id_token, modes.tamper, keys[0]);
       if (modes.foreignKey) ctx.body.id_token = await resign(ctx.body.id_token, {}, modes.foreignKey);
