@@ -24,8 +24,14 @@ import time
 from gunicorn.glogging import Logger
 
 REDACTED = "[redacted]"
+# A parameter may also sit percent-encoded inside another one's value, once or more: a portal's
+# authorization request travels in the sign-in page's ``next`` (``next=/authorize%3Fstate%3D...``,
+# ``%253F`` a level deeper). So "?", "&", ";" and "=" are matched raw or encoded at any depth.
+_SEPARATOR = r"(?:[?&;]|%(?:25)*(?:3[fF]|26|3[bB]))"
+_EQUALS = r"(?:=|%(?:25)*3[dD])"
 _SECRET_PARAMETER = re.compile(
-    r"((?:^|[?&;])[\w.-]*(?:code|token|id_token_hint|client_secret|password|state|login_hint)=)[^&;\s\"]*")
+    rf"((?:^|{_SEPARATOR})[\w.-]*(?:code|token|id_token_hint|client_secret|password|state|login_hint){_EQUALS})"
+    rf"(?:(?!%(?:25)*(?:26|3[bB]))[^&;\s\"])*")
 _secret_path: re.Pattern | None = None  # set by ``init_app`` once the routes are known
 
 
@@ -45,7 +51,7 @@ def redact(target: str) -> str:
     """``target`` (a path with its query string, or a whole request line) without its secrets."""
     if _secret_path is not None:
         target = _secret_path.sub(r"\1" + REDACTED, target)
-    if "=" in target:
+    if "=" in target or "%" in target:
         target = _SECRET_PARAMETER.sub(r"\1" + REDACTED, target)
     return target
 

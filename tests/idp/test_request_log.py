@@ -47,8 +47,23 @@ def test_tokens_in_paths_and_secret_parameters_are_redacted_the_rest_kept(redact
     assert redact("token=t&x=1") == "token=[redacted]&x=1"  # a bare query string
     assert redact("/x?access_token=a&id_token_hint=b") == "/x?access_token=[redacted]&id_token_hint=[redacted]"
     for kept in ("/account", "/oauth/userinfo", "/authorize/resume/f1ngerprint", "/postbox/42?page=2",
-                 "/sessions/sid-1/end"):
+                 "/sessions/sid-1/end", "/sign-in?next=%2Faccount%3Flang%3Den"):
         assert redact(kept) == kept
+
+
+def test_secret_parameters_inside_another_parameter_s_value_are_redacted_at_any_depth(redact):
+    from urllib.parse import quote
+
+    # The sign-in page carries the portal's authorization request in ``next``, encoded; its second
+    # step carries the sign-in page's address, encoded once more.
+    portal_request = "/authorize?client_id=c&state=S3CR3T&login_hint=erika@example.org&scope=openid"
+    once = "/sign-in?next=" + quote(portal_request, safe="")
+    twice = "/sign-in/second-factor?next=" + quote(once, safe="")
+    for target in (once, twice, "/sign-in?next=" + quote(portal_request, safe="/"),
+                   "GET " + once + " HTTP/1.1"):
+        redacted = redact(target)
+        assert "S3CR3T" not in redacted and "erika" not in redacted, redacted
+        assert "client_id" in redacted and "scope" in redacted and "openid" in redacted  # the rest is kept
 
 
 def test_the_development_server_log_is_redacted_once_per_process(app, make_app, caplog):
