@@ -38,7 +38,7 @@ def init_app(app) -> None:
 
     hooks = app.extensions["buergerkonto.hooks"]
     hooks.portal_sign_in.append(service.index_subject)
-    hooks.exporters["postbox"] = service.export
+    hooks.exporters["postbox"] = views.export
     hooks.deleters.append(service.delete_account)
     app.extensions["buergerkonto.account_sections"].append(views.account_section)
     cli.register(app)

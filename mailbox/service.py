@@ -413,18 +413,24 @@ def rotate_keys(batch: int = 200) -> int:
         db.session.commit()
 
 
-def export(account: Account) -> list[dict]:
-    """The citizen's postbox for the data export: every live message, opened; files by name."""
+def export(account: Account, level: str | None) -> list[dict]:
+    """The citizen's postbox for the data export, as a sign-in at ``level`` sees it: every live
+    message it opens, opened (files by name); of the others only who sent them, when, and the level
+    that opens them, as on the postbox page. The export must not be a way around ``min_level``."""
     result = []
     for message in (Message.query.filter_by(account_id=account.id, deleted_at=None)
                     .order_by(Message.created_at, Message.id)):
+        item = {"id": message.public_id, "sender": message.sender_name,
+                "created_at": message.created_at.isoformat() + "Z", "min_level": message.min_level}
+        if not level_allows(level, message):
+            result.append(item | {"locked": True})
+            continue
         opened = open_message(message)
-        result.append({"id": message.public_id, "sender": message.sender_name, "kind": message.kind,
-                       "status": message.status, "reference": message.reference,
-                       "created_at": message.created_at.isoformat() + "Z",
-                       "read_at": message.read_at.isoformat() + "Z" if message.read_at else None,
-                       "language": message.language, "subject": opened.subject, "body": opened.body,
-                       "attachments": opened.attachments})
+        result.append(item | {
+            "locked": False, "kind": message.kind, "status": message.status, "reference": message.reference,
+            "read_at": message.read_at.isoformat() + "Z" if message.read_at else None,
+            "language": message.language, "subject": opened.subject, "body": opened.body,
+            "attachments": opened.attachments})
     return result
 
 

@@ -28,6 +28,11 @@ def _level() -> str:
     return claims.achieved_level(auth.current_account(), auth.current_record())
 
 
+def export(account) -> list[dict]:
+    """The postbox in the data export (``/account/export``): what this sign-in's level opens."""
+    return service.export(account, _level())
+
+
 def _can_step_up(account, needed: str) -> bool:
     """A second factor raises the session to ``substantial`` when the identity is proven that far."""
     return (account.totp_enabled and "mfa" not in (auth.current_record().amr or [])

@@ -171,3 +171,24 @@ def test_locked_page_without_a_second_factor_still_links_the_identity_check(leer
     soup = check_page(browser.get(f"/postbox/{message_id}?lang=en"), 403)
     assert [(a.get_text(strip=True), a["href"]) for a in soup.select("main ul a")] == [
         ("Have your identity confirmed at any Bürgerbüro of the district", "/account/identity")]
+
+
+def test_the_data_export_withholds_what_the_sign_in_s_level_does_not_open(app, leer, citizen, browser, proven, kit):
+    sub, token = leer.sub(), leer.portal_token()
+    leer.send(token, sub, subject="Offen", body="Für jede Anmeldung")
+    leer.send(token, sub, min_level="substantial", subject="Steuerbescheid", body="Steuerschuld 12.345 EUR",
+              reference="AZ-7", attachments=[{"filename": "Pfaendung.pdf", "content_type": "application/pdf",
+                                              "content": kit.b64(kit.pdf())}])
+    export = browser.get("/account/export")
+    opened, locked = export.get_json()["postbox"]
+    assert opened["subject"] == "Offen" and opened["locked"] is False
+    assert locked == {"id": locked["id"], "sender": "Stadt Leer", "created_at": locked["created_at"],
+                      "min_level": "substantial", "locked": True}
+    for withheld in ("Steuerbescheid", "12.345", "Pfaendung", "AZ-7"):
+        assert withheld not in export.get_data(as_text=True)
+
+    secret = enable_totp(app, citizen["id"])  # the second factor raises this sign-in to substantial
+    assert browser.submit("/sign-in/second-factor?next=/account", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    _, now_open = browser.get("/account/export").get_json()["postbox"]
+    assert now_open["locked"] is False and now_open["body"] == "Steuerschuld 12.345 EUR"
+    assert now_open["attachments"][0]["filename"] == "Pfaendung.pdf" and now_open["reference"] == "AZ-7"
