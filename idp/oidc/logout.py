@@ -7,11 +7,21 @@ into, in the same transaction. After the commit, ``after_sessions_ended``
 sends the logout tokens: short timeouts, no redirects, only to the URI the
 operator registered, a bounded number of attempts. Rows still pending are
 retried by ``buergerkonto sessions expire`` / ``buergerkonto logout deliver``.
+
+A portal decides how fast its endpoint answers. One sending a byte every few
+seconds stays within any per-read timeout, and one answering with an endless
+body would fill the memory of whoever reads it. So the answer's body is never
+read, and the request that ends a session waits for its deliveries a bounded
+time in all (``_send_all``); a delivery still under way then goes on in its own
+thread and counts as failed, for ``logout deliver`` to retry. A portal has at
+most ``MAX_IN_FLIGHT`` deliveries under way per process: a stalling one cannot
+gather threads without end.
 """
 
+import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 
 import requests
 from authlib.oauth2 import OAuth2Error
@@ -34,6 +44,13 @@ bp = Blueprint("oidc_logout", __name__, template_folder="templates")
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 IN_REQUEST_ATTEMPTS = 2
+MAX_IN_FLIGHT = 4  # deliveries under way to one logout URI in this process
+PARALLEL = 16  # deliveries sent at once by one call (``logout deliver`` may have hundreds)
+STILL_SENDING = "no answer in time"
+PORTAL_BUSY = "earlier deliveries to this portal still under way"
+
+_in_flight: Counter = Counter()
+_in_flight_lock = threading.Lock()
 
 
 # --- RP-initiated logout ----------------------------------------------------------------
@@ -144,16 +161,61 @@ def logout_token(client: Client, subject: str, sid: str) -> str:
 
 
 def _post(uri: str, token: str, timeout: float) -> str | None:
-    """Send one logout token; ``None`` on success, else a short reason."""
+    """Send one logout token; ``None`` on success, else a short reason. The status line is all
+    that is read of the answer (``stream=True``, closed unread)."""
     try:
-        response = requests.post(uri, data={"logout_token": token}, timeout=(timeout, timeout),
-                                 allow_redirects=False,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with requests.post(uri, data={"logout_token": token}, timeout=(timeout, timeout), stream=True,
+                           allow_redirects=False,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
+            status = response.status_code
     except requests.RequestException as exc:
         return type(exc).__name__
-    if response.status_code == 200 or response.status_code == 204:
+    if status == 200 or status == 204:
         return None
-    return f"HTTP {response.status_code}"
+    return f"HTTP {status}"
+
+
+def _send_all(jobs: list[tuple[str, str]], attempts: int, timeout: float) -> list[str | None]:
+    """Send each ``(uri, token)`` on a thread of its own; wait for all of them at most about
+    ``attempts × timeout`` seconds. Returns each one's ``_post`` result, ``STILL_SENDING`` for one
+    that had not finished by then, ``PORTAL_BUSY`` for one not started (``MAX_IN_FLIGHT``)."""
+    results: list[str | None] = [STILL_SENDING] * len(jobs)
+    finished = threading.Condition()
+    running = 0
+
+    def send(index: int, uri: str, token: str) -> None:
+        nonlocal running
+        error = None
+        try:
+            for attempt in range(attempts):
+                error = _post(uri, token, timeout)
+                if error is None:
+                    break
+                if attempt + 1 < attempts:
+                    time.sleep(0.2 * (attempt + 1))
+        finally:
+            with _in_flight_lock:
+                _in_flight[uri] -= 1
+            with finished:
+                results[index] = error
+                running -= 1
+                finished.notify_all()
+
+    for index, (uri, token) in enumerate(jobs):
+        with _in_flight_lock:
+            if _in_flight[uri] >= MAX_IN_FLIGHT:
+                results[index] = PORTAL_BUSY
+                continue
+            _in_flight[uri] += 1
+        with finished:
+            running += 1
+        # A daemon thread: one a portal keeps waiting must not hold up the process's exit either.
+        threading.Thread(target=send, args=(index, uri, token), daemon=True,
+                         name="buergerkonto-backchannel-logout").start()
+    deadline = attempts * (timeout + 0.5)
+    with finished:
+        finished.wait_for(lambda: running == 0, timeout=deadline)
+        return list(results)
 
 
 def deliver_pending(sids=None, attempts: int = 1, limit: int = 500) -> int:
@@ -175,22 +237,15 @@ def deliver_pending(sids=None, attempts: int = 1, limit: int = 500) -> int:
     if not jobs:
         db.session.commit()
         return 0
-    timeout = float(config["OIDC_BACKCHANNEL_TIMEOUT"])
-
-    def send(job):
-        _row, uri, token = job
-        error = None
-        for attempt in range(attempts):
-            error = _post(uri, token, timeout)
-            if error is None:
-                return None
-            time.sleep(0.2 * (attempt + 1)) if attempt + 1 < attempts else None
-        return error
-
-    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        results = list(pool.map(send, jobs))
+    results = []
+    for start in range(0, len(jobs), PARALLEL):
+        results += _send_all([(uri, token) for _row, uri, token in jobs[start:start + PARALLEL]], attempts,
+                             float(config["OIDC_BACKCHANNEL_TIMEOUT"]))
     delivered = 0
     for (row, _uri, _token), error in zip(jobs, results):
+        if error == PORTAL_BUSY:  # not tried: no attempt counts
+            row.last_error = error
+            continue
         row.attempts += attempts
         if error is None:
             row.delivered_at, row.last_error = utcnow(), None

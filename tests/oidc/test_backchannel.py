@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from joserfc import jwt
 
 from support.plugin import sign_in
@@ -116,3 +118,115 @@ def test_account_deletion_notifies_portals(make_rp, citizen, browser, receiver):
     response = browser.submit("/account/delete", {"current_password": citizen["password"], "confirm": "y"})
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert len(receiver.received) == 1
+
+
+class StallingPortal:
+    """A portal's back-channel endpoint that takes its time: it reads the request, then sends
+    ``answer`` in small pieces, one every ``interval`` seconds (well inside any per-read timeout),
+    until the test releases it."""
+
+    def __init__(self, answer: bytes, piece: int = 1, interval: float = 0.2):
+        import socket
+        import threading
+
+        self.answer, self.piece, self.interval = answer, piece, interval
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/backchannel"
+        self.released = threading.Event()
+        self.connections = 0
+        self.sending = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+
+        while not self.released.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection):
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            self.sending += 1
+            try:
+                for start in range(0, len(self.answer), self.piece):
+                    if self.released.wait(self.interval):
+                        break
+                    connection.sendall(self.answer[start:start + self.piece])
+            except OSError:  # the provider closed the connection
+                pass
+            finally:
+                self.sending -= 1
+
+    def release(self):
+        self.released.set()
+        self.server.close()
+
+
+@pytest.fixture
+def stalling():
+    portals = []
+
+    def make(answer: bytes, **options) -> StallingPortal:
+        portals.append(StallingPortal(answer, **options))
+        return portals[-1]
+
+    yield make
+    for portal in portals:
+        portal.release()
+
+
+def _delivery(app):
+    from buergerkonto.idp.oidc.models import LogoutDelivery
+
+    with app.app_context():
+        return LogoutDelivery.query.order_by(LogoutDelivery.id.desc()).first()
+
+
+def test_a_portal_answering_a_byte_at_a_time_does_not_hold_up_the_sign_out(make_rp, citizen, browser, app,
+                                                                             stalling):
+    from buergerkonto.idp.oidc.logout import STILL_SENDING
+
+    app.config["OIDC_BACKCHANNEL_TIMEOUT"] = 1
+    portal = stalling(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000 + b"\r\n\r\n")
+    rp = make_rp(backchannel_logout_uri=portal.url)
+    rp.tokens()
+    response = browser.submit("/sign-out", {})
+    assert response.status_code == 302
+    assert portal.sending == 1  # the answer came while the portal was still at its status line
+    row = _delivery(app)
+    assert row.delivered_at is None and row.abandoned_at is None and row.last_error == STILL_SENDING
+
+
+def test_an_endless_answer_body_is_not_read(make_rp, citizen, browser, app, stalling):
+    portal = stalling(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n" + b"x" * 10_000_000,
+                      piece=65536, interval=0.01)
+    rp = make_rp(backchannel_logout_uri=portal.url)
+    rp.tokens()
+    assert browser.submit("/sign-out", {}).status_code == 302
+    row = _delivery(app)
+    assert row.delivered_at is not None and row.last_error is None  # a 200 is a 200
+
+
+def test_a_stalling_portal_gets_no_more_than_its_share_of_threads(make_rp, citizen, browser, app, stalling,
+                                                                  monkeypatch):
+    from buergerkonto.idp.oidc import logout
+
+    monkeypatch.setattr(logout, "MAX_IN_FLIGHT", 1)
+    app.config["OIDC_BACKCHANNEL_TIMEOUT"] = 1
+    portal = stalling(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000 + b"\r\n\r\n")
+    rp = make_rp(backchannel_logout_uri=portal.url)
+    rp.tokens()
+    browser.submit("/sign-out", {})  # its delivery is still under way
+    sign_in(browser, citizen["email"], citizen["password"])
+    rp.tokens()
+    assert browser.submit("/sign-out", {}).status_code == 302
+    assert portal.connections == 1
+    row = _delivery(app)
+    assert row.last_error == logout.PORTAL_BUSY and row.attempts == 0  # left for 'logout deliver'
