@@ -137,7 +137,10 @@ def decide(fp):
     decision = request.form.get("decision")
     if entry is None or decision not in ("allow", "deny", "return", "continue-lower"):
         return _page(_("This sign-in request has expired. Please go back to the portal and start again."))
-    entry["decision"] = decision
+    # Two questions, two answers: the step-up page's ("return", "continue-lower") and the consent
+    # page's ("allow", "deny"). In one slot, each overwrote the other, and a portal asking for
+    # both sent the citizen from one page to the other for ever.
+    entry["level_decision" if decision in ("return", "continue-lower") else "consent_decision"] = decision
     if decision == "allow":
         entry["consented_at"] = int(time.time())
     session["oidc_requests"] = stash
@@ -204,9 +207,9 @@ def _continue(grant, account, page_elsewhere=None):
                     raise AuthorizeError("interaction_required", "A second factor is needed.")
                 _remember(fp, data)
                 return redirect(url_for("auth.second_factor", next=url_for("oidc_authorize.resume", fp=fp)))
-            if entry.get("decision") == "return" or (essential and not interactive):
+            if entry.get("level_decision") == "return" or (essential and not interactive):
                 raise AuthorizeError("unmet_authentication_requirements")
-            if essential or (interactive and entry.get("decision") != "continue-lower"):
+            if essential or (interactive and entry.get("level_decision") != "continue-lower"):
                 if page_elsewhere:
                     return redirect(page_elsewhere)
                 return _step_up(fp, data, client, required, achieved, essential)
@@ -216,8 +219,8 @@ def _continue(grant, account, page_elsewhere=None):
     # included; members only for offline access; prompt=consent forces it.
     scopes = (req.scope or "").split()
     covered = consents.consented_items(account.id, client.client_id)
-    just_allowed = entry.get("decision") == "allow"
-    if entry.get("decision") == "deny":
+    just_allowed = entry.get("consent_decision") == "allow"
+    if entry.get("consent_decision") == "deny":
         _forget(fp)
         raise AuthorizeError("access_denied", "The citizen declined.")
     wanted = consents.items_requested(scopes, claims_request)
@@ -358,7 +361,8 @@ def _sign_in(fp, data, prompts, force):
     if force or len(back) > MAX_DIRECT_NEXT:
         # The request is remembered in the session: it must outlive the sign-in (forced
         # re-authentication) or is too long to ride along in the sign-in page's ``next``.
-        _remember(fp, data, login_after=int(time.time()) if force else None, decision=None)
+        _remember(fp, data, login_after=int(time.time()) if force else None, level_decision=None,
+                  consent_decision=None)
         back = url_for("oidc_authorize.resume", fp=fp)
     params = {"next": back}
     if data.get("login_hint"):

@@ -73,6 +73,22 @@ def test_unreachable_preferred_level_may_continue_lower(rp, citizen):
     assert claims["acr"] == LOW
 
 
+@pytest.mark.parametrize("portal", [{"external": True}, {}])
+def test_continuing_lower_then_consenting_issues_a_code(make_rp, citizen, portal):
+    # An external portal asks for consent to everything, a member portal for offline access: with a
+    # preferred level out of reach, the citizen answers the step-up page, then the consent page.
+    rp = make_rp(**portal)
+    scope = "openid email" if portal else "openid offline_access"
+    step_up = rp.authorize(scope, consent=None, acr_values=SUBSTANTIAL)
+    consent = rp.decide(step_up, "continue-lower")
+    assert rp.is_consent_page(consent)
+    result = rp.callback(rp.decide(consent, "allow"))
+    claims = rp.id_token(rp.redeem(result["code"]).get_json()["id_token"])
+    assert claims["acr"] == LOW
+    # The consent was kept: the next request asks only about the level again.
+    assert not rp.is_consent_page(rp.authorize(scope, consent=None, acr_values=SUBSTANTIAL))
+
+
 def test_unreachable_essential_with_prompt_none_is_unmet(rp, citizen):
     result = rp.callback(rp.authorize(claims=essential(HIGH), prompt="none"))
     assert result["error"] == "unmet_authentication_requirements"
