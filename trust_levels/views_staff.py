@@ -293,7 +293,7 @@ def revoke(public_id):
             db.session.commit()
             flash(_("The verification was revoked."), "success")
             return redirect(url_for("trust_staff.verification", public_id=public_id))
-    return _verification_page(record, status=400, revoke_form=form)
+    return _record_again(staff, record, revoke_form=form)
 
 
 @bp.route("/verifications/<public_id>/decide", methods=["POST"])
@@ -312,7 +312,15 @@ def decide(public_id):
             db.session.commit()
             flash(_("The decision was recorded."), "success")
             return redirect(url_for("trust_staff.verification", public_id=public_id))
-    return _verification_page(record, status=400, decision_form=form)
+    return _record_again(staff, record, decision_form=form)
+
+
+def _record_again(staff, record: Verification, **forms):
+    """A form with errors shows the record again, personal data and all: a view, audited as such
+    (else an admin could read records through invalid forms without a trace)."""
+    service.view_verification(staff, record)
+    db.session.commit()
+    return _verification_page(record, status=400, **forms)
 
 
 # --- audit log ------------------------------------------------------------------------------
@@ -325,7 +333,7 @@ def audit_log():
     return _page("audit.html", entries=service.audit_entries_for(staff))
 
 
-@bp.route("/audit.csv")
+@bp.route("/audit.csv", methods=["POST"])  # (it writes an entry: a POST, CSRF-checked, no link to follow)
 @admin_required
 def audit_csv():
     staff = current_staff()

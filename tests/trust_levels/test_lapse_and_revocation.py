@@ -90,6 +90,21 @@ def test_office_admin_revokes_with_reason(app, smtp, citizen, office, make_staff
     assert Browser.soup(page).select_one("form[action$='/revoke']") is None
 
 
+def test_a_record_shown_again_with_form_errors_is_an_audited_view(app, citizen, office, make_staff):
+    # The page of a refused revocation shows the record (name, birth date, document) like any view.
+    public_id = _confirmed(app, citizen, office, make_staff)
+    admin = make_staff(office["id"], role="office-admin")
+    url = f"/staff/verifications/{public_id}"
+    with app.app_context():
+        views_before = AuditEntry.query.filter_by(action="view").count()
+    for reason in ("", "too short"):
+        page = admin.post(url + "/revoke", data={"reason": reason, "csrf_token": admin.csrf_token(url)})
+        assert page.status_code == 400
+    with app.app_context():
+        # The GET behind each csrf_token() was a view; each refused form shows the record once more.
+        assert AuditEntry.query.filter_by(action="view").count() == views_before + 4
+
+
 def test_verifier_cannot_revoke(app, citizen, office, make_staff):
     public_id = _confirmed(app, citizen, office, make_staff)
     verifier = make_staff(office["id"])

@@ -179,7 +179,7 @@ def test_office_admin_pages_for_held_and_confirmed_verifications(app, office, ma
     check_page(admin.submit(f"/staff/verifications/{confirmed_id}", {"reason": "zu kurz"},
                             selector="form[action$='/revoke']"), 400)
     soup = check_page(admin.get("/staff/audit"), 200)
-    assert soup.find("a", href="/staff/audit.csv").get_text(strip=True) == "Als CSV exportieren"
+    assert soup.select_one("form[action='/staff/audit.csv'] button").get_text(strip=True) == "Als CSV exportieren"
 
 
 def test_a_failed_decision_or_revocation_heads_the_page_with_its_errors(app, office, make_staff, make_account,

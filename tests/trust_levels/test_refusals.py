@@ -236,7 +236,20 @@ def test_staff_forms_need_csrf_token(office, make_staff):
 
 def test_verifier_cannot_export_audit_csv(office, make_staff):
     staff = make_staff(office["id"])
-    assert staff.get("/staff/audit.csv").status_code == 403
+    assert staff.post("/staff/audit.csv", data={"csrf_token": staff.csrf_token("/staff/audit")}).status_code == 403
+
+
+def test_the_audit_export_is_not_a_link_another_site_can_make_staff_follow(office, make_staff):
+    admin = make_staff(office["id"], role="office-admin")
+
+    def entries() -> int:  # the audit page's rows, "no entries yet" not counted
+        rows = admin.soup(admin.get("/staff/audit")).select("tbody tr")
+        return len([row for row in rows if not row.select("td[colspan]")])
+
+    before = entries()
+    assert admin.get("/staff/audit.csv").status_code == 405
+    assert admin.post("/staff/audit.csv").status_code == 400  # no CSRF token
+    assert entries() == before  # no export entry written
 
 
 def test_setup_link_works_once(app, office, cli_json, new_browser):
