@@ -6,6 +6,7 @@ outcome a caller can show is the same either way.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
@@ -42,6 +43,15 @@ class PasswordRejected(ValueError):
 
 class WrongPassword(Exception):
     """The current password given to confirm a change was wrong."""
+
+
+class SignInAgain(Exception):
+    """An account without a password (made through the Land's service account) confirms a change
+    by a sign-in of the last few minutes (``RECENT_SIGN_IN``); this one is older."""
+
+
+# How recent a sign-in stands in for the password (ASVS V7.5.1: re-authenticate before changes).
+RECENT_SIGN_IN = timedelta(minutes=5)
 
 
 class LinkExpired(Exception):
@@ -249,6 +259,16 @@ def _count_failure(keys, account_id: int | None, reason: str) -> None:
         events.record("account:login:lockout", account_id, reason=reason, scopes=scopes)
 
 
+def confirm_identity(account: Account, password: str | None, ip_address: str | None, signed_in_at) -> None:
+    """Before a sensitive change: the account's password (``verify_current_password``), or for an
+    account without one a sign-in at ``signed_in_at`` within ``RECENT_SIGN_IN`` (``SignInAgain``).
+    Without this, whoever held such an account's session, however old, could delete it."""
+    if account.password_hash:
+        verify_current_password(account, password, ip_address)
+    elif signed_in_at is None or utcnow() - signed_in_at > RECENT_SIGN_IN:
+        raise SignInAgain()
+
+
 def verify_current_password(account: Account, password: str, ip_address: str | None) -> None:
     """Re-authentication for sensitive changes; throttled like sign-in. Raises ``WrongPassword``."""
     keys = (throttle.account_key(account.email or f"id:{account.id}"), throttle.ip_key(ip_address))
@@ -344,9 +364,9 @@ def _notify(account: Account, subject: str, text: str) -> None:
 # --- e-mail change --------------------------------------------------------------------------
 
 
-def request_email_change(account: Account, password: str, new_email: str, ip_address) -> str:
+def request_email_change(account: Account, password: str | None, new_email: str, ip_address, signed_in_at) -> str:
     """Send a confirmation link to the new address; the old one counts until it is used."""
-    verify_current_password(account, password, ip_address)
+    confirm_identity(account, password, ip_address, signed_in_at)
     new_norm = normalise_email(new_email)
     token = signed_tokens.dump(signed_tokens.EMAIL_CHANGE,
                                {"a": account.uuid, "old": account.email, "new": new_norm,
@@ -395,8 +415,8 @@ def enable_totp(account: Account, secret: str, code: str) -> list[str] | None:
     return codes
 
 
-def disable_totp(account: Account, password: str, ip_address) -> None:
-    verify_current_password(account, password, ip_address)
+def disable_totp(account: Account, password: str | None, ip_address, signed_in_at) -> None:
+    confirm_identity(account, password, ip_address, signed_in_at)
     account.totp_secret = None
     account.totp_enabled_at = None
     account.totp_last_step = None
@@ -407,8 +427,8 @@ def disable_totp(account: Account, password: str, ip_address) -> None:
             "change your password now."))
 
 
-def regenerate_recovery_codes(account: Account, password: str, ip_address) -> list[str]:
-    verify_current_password(account, password, ip_address)
+def regenerate_recovery_codes(account: Account, password: str | None, ip_address, signed_in_at) -> list[str]:
+    confirm_identity(account, password, ip_address, signed_in_at)
     codes = totp.new_recovery_codes(account)
     events.record("account:recovery_codes:regenerate", account.id)
     return codes
@@ -461,10 +481,9 @@ def export_data(account: Account) -> dict:
     return data
 
 
-def delete_account(account: Account, password: str, ip_address) -> list[WebSession]:
+def delete_account(account: Account, password: str | None, ip_address, signed_in_at) -> list[WebSession]:
     """Delete the account and its personal data; sessions end (portals are told)."""
-    if account.password_hash:
-        verify_current_password(account, password, ip_address)
+    confirm_identity(account, password, ip_address, signed_in_at)
     ended = end_all_sessions(account.id, "account-deleted")
     for deleter in hooks().deleters:
         deleter(account)

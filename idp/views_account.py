@@ -1,7 +1,6 @@
 """The citizen's account page: profile, password, e-mail, two-step sign-in, sessions, data."""
 
 import json
-from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -19,6 +18,34 @@ bp.add_app_template_filter(devices.describe, "device")
 
 def _form_page(template, form, **context):
     return render_template(template, form=form, **context), 400 if form.errors else 200
+
+
+def _confirmation(form_class):
+    """The form of a change the citizen confirms (``accounts.confirm_identity``): with the password,
+    or, for an account without one, by a recent sign-in, when the form has no password field."""
+    form = form_class()
+    if not auth.current_account().password_hash:
+        del form.current_password
+    return form
+
+
+def _confirmed_by(form) -> dict:
+    """What confirms the change: the arguments ``accounts.confirm_identity`` takes from the request."""
+    password = form.current_password.data if "current_password" in form else None
+    return {"password": password, "ip_address": request.remote_addr,
+            "signed_in_at": auth.current_record().authenticated_at}
+
+
+def _not_confirmed(form, error: Exception) -> None:
+    """Say why next to the password field, or above the form for an account without one."""
+    db.session.commit()  # a wrong password counts as a failed attempt
+    if isinstance(error, accounts.WrongPassword):
+        form.current_password.errors.append(_("The current password is wrong."))
+    else:
+        form.form_errors.append(_("To confirm it is you, please sign in again, then do this within five minutes."))
+
+
+_NOT_CONFIRMED = (accounts.WrongPassword, accounts.SignInAgain)
 
 
 @bp.route("")
@@ -91,14 +118,12 @@ def change_password():
 @auth.login_required
 def change_email():
     account = auth.current_account()
-    form = ChangeEmailForm()
+    form = _confirmation(ChangeEmailForm)
     if form.validate_on_submit():
         try:
-            new_email = accounts.request_email_change(account, form.current_password.data,
-                                                      form.new_email.data, request.remote_addr)
-        except accounts.WrongPassword:
-            db.session.commit()
-            form.current_password.errors.append(_("The current password is wrong."))
+            new_email = accounts.request_email_change(account, new_email=form.new_email.data, **_confirmed_by(form))
+        except _NOT_CONFIRMED as error:
+            _not_confirmed(form, error)
         except accounts.InvalidEmail:
             form.new_email.errors.append(_("Please enter a valid e-mail address."))
         else:
@@ -147,13 +172,10 @@ def totp_setup():
                       qr=totp.qr_svg(uri, _("QR code for your authenticator app")))
 
 
-# Whoever holds a session must not bind their own authenticator to the account (and take its
-# recovery codes) unless they signed in just now or know the password (ASVS V7.5.1).
-_RECENT_SIGN_IN = timedelta(minutes=5)
-
-
 def _identity_confirmation_needed(record: WebSession) -> bool:
-    return record.authenticated_at is None or utcnow() - record.authenticated_at > _RECENT_SIGN_IN
+    """Whoever holds a session must not bind their own authenticator to the account (and take its
+    recovery codes) unless they signed in just now or know the password (ASVS V7.5.1)."""
+    return record.authenticated_at is None or utcnow() - record.authenticated_at > accounts.RECENT_SIGN_IN
 
 
 def _identity_confirmed(account, form) -> bool:
@@ -178,13 +200,12 @@ def _identity_confirmed(account, form) -> bool:
 @auth.login_required
 def totp_disable():
     account = auth.current_account()
-    form = PasswordConfirmForm()
+    form = _confirmation(PasswordConfirmForm)
     if form.validate_on_submit():
         try:
-            accounts.disable_totp(account, form.current_password.data, request.remote_addr)
-        except accounts.WrongPassword:
-            db.session.commit()
-            form.current_password.errors.append(_("The current password is wrong."))
+            accounts.disable_totp(account, **_confirmed_by(form))
+        except _NOT_CONFIRMED as error:
+            _not_confirmed(form, error)
         else:
             db.session.commit()
             flash(_("Two-step sign-in is switched off."), "success")
@@ -198,13 +219,12 @@ def recovery_codes():
     account = auth.current_account()
     if not account.totp_enabled:
         return redirect(url_for("account.overview"))
-    form = PasswordConfirmForm()
+    form = _confirmation(PasswordConfirmForm)
     if form.validate_on_submit():
         try:
-            codes = accounts.regenerate_recovery_codes(account, form.current_password.data, request.remote_addr)
-        except accounts.WrongPassword:
-            db.session.commit()
-            form.current_password.errors.append(_("The current password is wrong."))
+            codes = accounts.regenerate_recovery_codes(account, **_confirmed_by(form))
+        except _NOT_CONFIRMED as error:
+            _not_confirmed(form, error)
         else:
             db.session.commit()
             return render_template("account/recovery_codes.html", codes=codes)
@@ -257,13 +277,12 @@ def export():
 @auth.login_required
 def delete():
     account = auth.current_account()
-    form = DeleteAccountForm()
+    form = _confirmation(DeleteAccountForm)
     if form.validate_on_submit():
         try:
-            ended = accounts.delete_account(account, form.current_password.data, request.remote_addr)
-        except accounts.WrongPassword:
-            db.session.commit()
-            form.current_password.errors.append(_("The current password is wrong."))
+            ended = accounts.delete_account(account, **_confirmed_by(form))
+        except _NOT_CONFIRMED as error:
+            _not_confirmed(form, error)
         else:
             session.clear()
             auth.commit_and_notify(ended)
