@@ -104,6 +104,18 @@ def _external_url(endpoint: str, **values) -> str:
     return current_app.config["ISSUER"] + url_for(endpoint, **values)
 
 
+def _mail_allowed(email: str) -> bool:
+    """Whether one more of the mails anyone can ask for (a reset link, a confirmation link, a
+    registration notice) may go to ``email``. Every such request counts for its address, with an
+    account or without (the same statements either way): five go out, then the waits double
+    (``throttle.ration``). Limits per client address alone let one person, from many addresses,
+    fill a citizen's mailbox through this service."""
+    try:
+        return throttle.ration(throttle.mail_key(normalise_email(email)))
+    except InvalidEmail:
+        return False
+
+
 def _mail(account_or_address, locale: str | None, subject: str, body_fn) -> None:
     address = account_or_address if isinstance(account_or_address, str) else account_or_address.email
     with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
@@ -146,15 +158,17 @@ def register(email: str, password: str, name: str | None, locale: str | None) ->
     email_norm = normalise_email(email)
     _check_policy(password, email_norm)
     existing = Account.query.filter_by(email=email_norm).first()
+    mail_allowed = _mail_allowed(email_norm)
     if existing is not None:
         # Still pay for the hash so the answer takes as long as a real registration.
         passwords.hash_password(password)
-        _mail(existing, existing.locale or locale, N_("Registration attempt with your address"),
-              lambda: _(
-                  "Someone tried to register a Bürgerkonto with this e-mail address, which already "
-                  "has an account.\n\nIf that was you, sign in or reset your password:\n%(url)s\n\n"
-                  "If not, you can ignore this message.",
-                  url=_external_url("auth.forgot_password")))
+        if mail_allowed:
+            _mail(existing, existing.locale or locale, N_("Registration attempt with your address"),
+                  lambda: _(
+                      "Someone tried to register a Bürgerkonto with this e-mail address, which already "
+                      "has an account.\n\nIf that was you, sign in or reset your password:\n%(url)s\n\n"
+                      "If not, you can ignore this message.",
+                      url=_external_url("auth.forgot_password")))
         events.record("account:register:duplicate", existing.id)
         return Registration(email_norm)
     try:
@@ -181,7 +195,7 @@ def resend_confirmation(email: str) -> None:
     """Send the confirmation again, only to unconfirmed accounts; silent otherwise (every answer
     does the same database work but the outbox row, see ``request_password_reset``)."""
     account = find_by_email(email)
-    if account is not None and not account.email_verified:
+    if _mail_allowed(email) and account is not None and not account.email_verified:
         send_email_confirmation(account)
 
 
@@ -291,8 +305,12 @@ def request_password_reset(email: str, locale: str | None) -> None:
     both do the same statements but the outbox row; the endpoint's rate limit does the rest.
     """
     account = find_by_email(email)
+    mail_allowed = _mail_allowed(email)
     if account is None:
         events.record("account:password:reset_requested_unknown")
+        return
+    if not mail_allowed:  # the address had its share of reset mails for now: the same answer
+        events.record("account:password:reset_rationed", account.id)
         return
     token = signed_tokens.dump(signed_tokens.PASSWORD_RESET,
                                {"a": account.uuid, "p": _credentials_fingerprint(account)})

@@ -37,6 +37,22 @@ def ip_key(address: str | None) -> str:
     return "ip:" + (address or "unknown")
 
 
+def mail_key(address: str) -> str:
+    """Ration key for the mails anyone can have sent to ``address`` (normalised), not stored in clear."""
+    return "mail:" + crypto.keyed_hash(address, "throttle")[:40]
+
+
+def ration(key: str) -> bool:
+    """Count one use of something anyone may ask for, rationed like failures: the free ones, then
+    doubling waits. ``False`` while the key is locked (nothing is counted then)."""
+    try:
+        check(key)
+    except Throttled:
+        return False
+    fail(key)
+    return True
+
+
 def _free_failures(key: str) -> int:
     config = current_app.config
     return config["THROTTLE_IP_FREE_FAILURES"] if key.startswith("ip:") else config["THROTTLE_FREE_FAILURES"]

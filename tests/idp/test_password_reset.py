@@ -155,6 +155,27 @@ def test_forgot_password_answers_the_same_for_known_and_unknown(browser, smtp, m
 
 
 @pytest.mark.parametrize("path, unverified", [("/forgot-password", False), ("/confirm-email/resend", True)])
+def test_one_address_gets_five_asked_for_mails_then_waits(app, browser, smtp, make_account, path, unverified):
+    # Limits per client address alone let one person, from many addresses, fill a citizen's
+    # mailbox: the address itself is rationed, with the same answer whether a mail goes or not.
+    account = make_account(**({"email_verified_at": None} if unverified else {}))
+    answers = set()
+    for _ in range(8):
+        response = browser.post(path, data={"csrf_token": browser.csrf_token("/forgot-password"),
+                                            "email": account["email"]})
+        answers.add((response.status_code, response.get_data(as_text=True)))
+    assert len(answers) == 1
+    smtp.wait_for(account["email"], 5)
+    smtp.settle()
+    assert len(smtp.to(account["email"])) == 5
+    from buergerkonto.idp.models import Event
+
+    with app.app_context():  # (the operator sees the rationed requests)
+        if path == "/forgot-password":
+            assert Event.query.filter_by(tag="account:password:reset_rationed").count() == 3
+
+
+@pytest.mark.parametrize("path, unverified", [("/forgot-password", False), ("/confirm-email/resend", True)])
 def test_known_and_unknown_addresses_cost_the_same_statements_but_the_mail(app, browser, smtp, make_account,
                                                                         path, unverified):
     # No timing difference worth measuring: the same statements either way, but the outbox row.
