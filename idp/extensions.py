@@ -1,5 +1,6 @@
 """Flask extensions shared by every part; bound to an app in the factory."""
 
+import ipaddress
 import sqlite3
 
 from flask_babel import Babel
@@ -37,7 +38,21 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def client_network(address: str | None = None) -> str:
+    """Who a per-client limit counts: the client's address, for IPv6 its /64. One connection gets
+    a whole /64 and picks from it at will; counted per address, it would have 2^64 fresh counters."""
+    address = address if address is not None else get_remote_address()
+    if address and ":" in address:
+        try:
+            return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+        except ValueError:
+            return address
+    return address or "unknown"
+
+
+limiter = Limiter(key_func=client_network, default_limits=[])
 
 
 @event.listens_for(Engine, "connect")

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import crypto
-from .extensions import db
+from .extensions import client_network, db
 from .models import ThrottleCounter
 from .timeutil import utcnow
 
@@ -34,7 +34,7 @@ def account_key(identifier: str) -> str:
 
 
 def ip_key(address: str | None) -> str:
-    return "ip:" + (address or "unknown")
+    return "ip:" + client_network(address or "")
 
 
 def mail_key(address: str) -> str:

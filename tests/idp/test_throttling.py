@@ -212,3 +212,24 @@ def test_view_limits_hold_without_the_per_request_hook_and_app_wide_limits_bring
     client = app.test_client()
     assert [client.get("/sign-in").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert {client.get("/oauth/jwks").status_code for _ in range(5)} == {200}  # OAuth stays exempt
+
+
+def test_an_ipv6_client_counts_as_its_whole_64(make_app):
+    """One connection gets a /64 and picks addresses from it at will: limits and lockouts count the
+    /64, not each address (else 25 addresses sent 25 reset mails past a limit of 10 an hour)."""
+    limited = make_app(RATELIMIT_ENABLED=True, WTF_CSRF_ENABLED=False)
+    answers = []
+    for n in range(11):
+        client = limited.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"2001:db8:1:2::{n + 1:x}"
+        answers.append(client.post("/confirm-email/resend", data={"email": "a@example.org"}).status_code)
+    assert answers == [200] * 10 + [429]
+    elsewhere = limited.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "2001:db8:1:3::1"  # another /64
+    assert elsewhere.post("/confirm-email/resend", data={"email": "a@example.org"}).status_code == 200
+
+    # Failed sign-ins from many addresses of one /64 lock that /64 (per-address free failures: 20).
+    from buergerkonto.idp.throttle import ip_key
+
+    assert ip_key("2001:db8:1:2::1") == ip_key("2001:db8:1:2:ffff::9") == "ip:2001:db8:1:2::/64"
+    assert ip_key("192.0.2.10") == "ip:192.0.2.10" and ip_key(None) == "ip:unknown"
