@@ -34,6 +34,7 @@ def init_app(app):
     app.config.setdefault("UPSTREAM_TIMEOUT", 3)
     app.config.setdefault("UPSTREAM_METADATA_TTL", 3600)
     app.config.setdefault("UPSTREAM_JWKS_MIN_REFETCH", 60)
+    app.config.setdefault("UPSTREAM_JWKS_TTL", 600)
     app.config.setdefault("UPSTREAM_CLOCK_SKEW", 60)
     app.config.setdefault("UPSTREAM_LOGOUT_TOKEN_MAX_AGE", 300)
     app.config.setdefault("UPSTREAM_TRUST_FRAMEWORK", "eidas")

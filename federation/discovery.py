@@ -7,13 +7,26 @@ token response) may always trigger that fetch; tokens anyone can post (logout
 tokens) only when the keys were not fetched within ``UPSTREAM_JWKS_MIN_REFETCH``
 seconds, so forged ``kid`` values cannot turn the service into a load generator.
 
-All calls to the upstream use a short timeout (``UPSTREAM_TIMEOUT``, 3 s): a
-slow upstream means a clear page for the citizen, not a hanging one.
+All calls to the upstream use a short timeout (``UPSTREAM_TIMEOUT``, 3 s) for
+each read, and the body of an answer must arrive within twice that and be at
+most ``MAX_ANSWER_BYTES`` (an answer is a few KiB): a slow or broken upstream
+means a clear page for the citizen, not a hanging one or a worker out of memory.
+
+Keys are kept at most ``UPSTREAM_JWKS_TTL`` seconds (10 minutes): a key the
+upstream withdrew (after a compromise, say) is trusted no longer than that,
+even while every token names a ``kid`` still in the cache. Fetches that anyone
+can cause are counted from the last attempt, failed ones included, so a slow
+upstream cannot be made to hold one worker per forged logout token.
 """
 
+import json
+import threading
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import requests
+import urllib3
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -37,20 +50,44 @@ def timeout() -> float:
     return float(current_app.config.get("UPSTREAM_TIMEOUT", 3))
 
 
-def http(method: str, url: str, **kwargs) -> requests.Response:
-    """One request to the upstream with the short timeout; failures become ``UpstreamUnavailable``."""
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The upstream's answer, its body read whole (within the limits of ``http``)."""
+
+    status_code: int
+    headers: requests.structures.CaseInsensitiveDict
+    content: bytes
+
+
+def http(method: str, url: str, **kwargs) -> Answer:
+    """One request to the upstream; a timeout, no answer, or an answer too slow or too large
+    become ``UpstreamUnavailable``. The body is read as it arrives (``read1``): a per-read timeout
+    alone let an upstream sending a byte a second hold the request as long as it liked."""
+    deadline = time.monotonic() + 2 * timeout()
     try:
-        return requests.request(method, url, timeout=timeout(), allow_redirects=False, **kwargs)
-    except requests.Timeout as exc:
+        with requests.request(method, url, timeout=timeout(), allow_redirects=False, stream=True,
+                              **kwargs) as response:
+            body = bytearray()
+            while chunk := response.raw.read1(65536, decode_content=True):
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise UpstreamUnavailable("answer-too-large")
+                if time.monotonic() > deadline:
+                    raise UpstreamUnavailable("timeout")
+            return Answer(response.status_code, response.headers, bytes(body))
+    except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:  # (urllib3's own from ``read1``)
         raise UpstreamUnavailable("timeout") from exc
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise UpstreamUnavailable("unreachable") from exc
 
 
-def json_object(response: requests.Response, reason: str) -> dict:
-    """The response's body as a JSON object; anything else is ``UpstreamUnavailable(reason)``."""
+def json_object(answer: Answer, reason: str) -> dict:
+    """The answer's body as a JSON object; anything else is ``UpstreamUnavailable(reason)``."""
     try:
-        data = response.json()
+        data = json.loads(answer.content)
     except ValueError as exc:  # not JSON, or not decodable text
         raise UpstreamUnavailable(reason) from exc
     if not isinstance(data, dict):
@@ -78,15 +115,45 @@ def cache_row(settings: UpstreamSettings) -> Upstream:
     return row
 
 
-def metadata(settings: UpstreamSettings) -> dict:
+# When this process last tried to fetch an issuer's metadata or keys (per app: ``app.extensions``),
+# whether it worked or not.
+_ATTEMPTS = "federation.fetch_attempts"
+_attempts_lock = threading.Lock()
+
+
+def _may_fetch(issuer: str, what: str) -> bool:
+    """Whether a fetch anyone can cause may go out now: not within ``UPSTREAM_JWKS_MIN_REFETCH``
+    seconds of this process's last attempt (counting failures: a stored fetch time counts successes
+    only, and a slow upstream then cost a worker per forged token)."""
+    interval = _seconds("UPSTREAM_JWKS_MIN_REFETCH")
+    now = time.monotonic()
+    with _attempts_lock:
+        attempts = current_app.extensions.setdefault(_ATTEMPTS, {})
+        last = attempts.get((issuer, what))
+        if last is not None and now - last < interval:
+            return False
+        attempts[(issuer, what)] = now
+        return True
+
+
+def _seconds(setting: str) -> int:
+    return int(current_app.config[setting])
+
+
+def _age_below(fetched_at, seconds: int) -> bool:
+    return fetched_at is not None and utcnow() - fetched_at < timedelta(seconds=seconds)
+
+
+def metadata(settings: UpstreamSettings, untrusted: bool = False) -> dict:
     """The upstream's OpenID Provider metadata (cached for ``UPSTREAM_METADATA_TTL`` seconds).
 
-    A stale copy is used when a refresh fails, so a short upstream hiccup does
-    not stop sign-ins that would otherwise work.
+    A stale copy is used when a refresh fails, so a short upstream hiccup does not stop sign-ins
+    that would otherwise work; ``untrusted`` callers then do not try again for a while.
     """
     row = cache_row(settings)
-    ttl = timedelta(seconds=int(current_app.config.get("UPSTREAM_METADATA_TTL", 3600)))
-    if row.server_metadata and row.metadata_fetched_at and utcnow() - row.metadata_fetched_at < ttl:
+    if row.server_metadata and _age_below(row.metadata_fetched_at, _seconds("UPSTREAM_METADATA_TTL")):
+        return row.server_metadata
+    if untrusted and row.server_metadata and not _may_fetch(settings.issuer, "metadata"):
         return row.server_metadata
     try:
         data = _get_json(settings.issuer + DISCOVERY_PATH)
@@ -105,22 +172,29 @@ def metadata(settings: UpstreamSettings) -> dict:
     return data
 
 
-def jwks(settings: UpstreamSettings) -> dict:
-    """The cached JWKS, fetched on first use."""
+def jwks(settings: UpstreamSettings, untrusted: bool) -> dict:
+    """The upstream's keys: the cached set while younger than ``UPSTREAM_JWKS_TTL``, else fetched
+    again (and only the keys the upstream publishes now are trusted)."""
     row = cache_row(settings)
-    if row.jwks:
+    if row.jwks and _age_below(row.jwks_fetched_at, _seconds("UPSTREAM_JWKS_TTL")):
         return row.jwks
-    return refresh_jwks(settings, untrusted=False)
+    return refresh_jwks(settings, untrusted)
 
 
 def refresh_jwks(settings: UpstreamSettings, untrusted: bool) -> dict:
-    """Fetch the JWKS again (an unknown ``kid`` appeared); rate-limited for untrusted tokens."""
+    """Fetch the keys again (an unknown ``kid`` appeared, or the cached set is too old).
+
+    For ``untrusted`` tokens (anyone can post a logout token) at most once per
+    ``UPSTREAM_JWKS_MIN_REFETCH`` seconds and process: until then the cached set, if it is not
+    past ``UPSTREAM_JWKS_TTL``; else no keys (``UpstreamUnavailable``).
+    """
     row = cache_row(settings)
-    if untrusted and row.jwks and row.jwks_fetched_at:
-        interval = timedelta(seconds=int(current_app.config.get("UPSTREAM_JWKS_MIN_REFETCH", 60)))
-        if utcnow() - row.jwks_fetched_at < interval:
+    fetched_just_now = row.jwks and _age_below(row.jwks_fetched_at, _seconds("UPSTREAM_JWKS_MIN_REFETCH"))
+    if untrusted and (fetched_just_now or not _may_fetch(settings.issuer, "jwks")):
+        if row.jwks and _age_below(row.jwks_fetched_at, _seconds("UPSTREAM_JWKS_TTL")):
             return row.jwks
-    data = _get_json(metadata(settings)["jwks_uri"])
+        raise UpstreamUnavailable("jwks-not-fetched")
+    data = _get_json(metadata(settings, untrusted)["jwks_uri"])
     if not isinstance(data.get("keys"), list):
         raise UpstreamUnavailable("jwks-invalid")
     row.jwks = data

@@ -37,8 +37,8 @@ def _leeway() -> int:
     return int(current_app.config.get("UPSTREAM_CLOCK_SKEW", 60))
 
 
-def _allowed_algs(settings: UpstreamSettings, field: str) -> set[str]:
-    advertised = discovery.metadata(settings).get(field) or ["RS256"]
+def _allowed_algs(settings: UpstreamSettings, field: str, untrusted: bool) -> set[str]:
+    advertised = discovery.metadata(settings, untrusted).get(field) or ["RS256"]
     return {alg for alg in advertised if alg in ACCEPTED_ALGS}
 
 
@@ -75,9 +75,9 @@ def verify_signature(settings: UpstreamSettings, token: str, untrusted: bool,
         raise TokenRejected("malformed") from exc
     _check_header_types(header)
     alg = header["alg"]
-    if alg not in _allowed_algs(settings, algs_field):
+    if alg not in _allowed_algs(settings, algs_field, untrusted):
         raise TokenRejected("alg")
-    keyset = discovery.jwks(settings)
+    keyset = discovery.jwks(settings, untrusted)
     kid = header.get("kid")
     if kid is not None and kid not in _kids(keyset):
         keyset = discovery.refresh_jwks(settings, untrusted=untrusted)

@@ -188,3 +188,129 @@ def test_federation_pages_are_absent_without_an_upstream(make_app):
     client = app.test_client()
     assert client.get("/federation/start").status_code == 404
     assert 'id="federation-sign-in"' not in client.get("/sign-in").get_data(as_text=True)
+
+
+def test_an_oversized_userinfo_answer_is_refused_unread(app, browser, citizen_upstream, userinfo_answering):
+    from buergerkonto.federation.discovery import MAX_ANSWER_BYTES
+
+    authorization = _start(browser)
+    userinfo_answering(b'{"sub": "erika", "junk": "' + b"A" * (MAX_ANSWER_BYTES + 1) + b'"}')
+    callback = citizen_upstream.authorize(authorization, "erika")
+    _unavailable(app, browser.get(callback), "answer-too-large")
+    assert federated_sessions(app) == []
+
+
+class _DrippingServer:
+    """An endpoint that answers 200 and then its body a byte a second: inside any per-read timeout."""
+
+    def __init__(self, seconds: int = 20):
+        import socket
+        import threading
+
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/userinfo"
+        self.dripping = False
+        self.done = threading.Event()
+
+        def serve():
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   b"Content-Length: %d\r\n\r\n{" % (seconds + 2))
+                self.dripping = True
+                try:
+                    for _ in range(seconds):
+                        if self.done.wait(1.0):
+                            return
+                        connection.sendall(b" ")
+                    connection.sendall(b"}")
+                except OSError:
+                    pass
+                finally:
+                    self.dripping = False
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def close(self):
+        self.done.set()
+        self.socket.close()
+
+
+def test_a_dripping_userinfo_answer_ends_in_a_clear_page_while_it_still_drips(app, browser, citizen_upstream):
+    from buergerkonto.federation.models import Upstream
+    from buergerkonto.idp.extensions import db
+
+    authorization = _start(browser)
+    server = _DrippingServer()
+    try:
+        with app.app_context():
+            row = Upstream.query.one()
+            row.server_metadata = {**row.server_metadata, "userinfo_endpoint": server.url}
+            db.session.commit()
+        callback = citizen_upstream.authorize(authorization, "erika")
+        response = browser.get(callback)
+        assert server.dripping  # the answer came while the upstream was still sending
+        _unavailable(app, response, "timeout")
+    finally:
+        server.close()
+
+
+def test_a_key_the_upstream_withdrew_is_not_trusted_past_the_cache_time(app, federated, upstream):
+    """Every token naming a cached ``kid`` used to keep a withdrawn key trusted for ever."""
+    import time
+    from datetime import timedelta
+
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    from buergerkonto.federation import settings, tokens
+    from buergerkonto.federation.models import Upstream
+    from buergerkonto.idp.extensions import db
+
+    federated("erika")  # caches the metadata and keys
+    withdrawn = RSAKey.generate_key(2048, parameters={"kid": "withdrawn-2025", "alg": "RS256", "use": "sig"})
+    now = int(time.time())
+    token = jwt.encode({"alg": "RS256", "kid": "withdrawn-2025"},
+                       {"iss": upstream.issuer, "aud": "buergerkonto", "sub": "otto", "exp": now + 300, "iat": now,
+                        "nonce": "n", "acr": "http://eidas.europa.eu/LoA/high"}, withdrawn)
+    with app.test_request_context():
+        row = Upstream.query.one()
+        row.jwks = {"keys": row.jwks["keys"] + [withdrawn.as_dict(private=False)]}
+        row.jwks_fetched_at -= timedelta(seconds=app.config["UPSTREAM_JWKS_TTL"] + 1)
+        db.session.commit()
+        with pytest.raises(tokens.TokenRejected, match="unknown-kid"):
+            tokens.validate_id_token(settings.require(), token, "n")
+        db.session.commit()
+        assert "withdrawn-2025" not in {key["kid"] for key in Upstream.query.one().jwks["keys"]}
+
+
+def test_forged_kids_while_the_upstream_is_slow_cost_one_fetch(app, client, federated, upstream):
+    import time
+    import uuid
+    from datetime import timedelta
+
+    from buergerkonto.federation.models import Upstream
+    from buergerkonto.federation.tokens import BACKCHANNEL_EVENT
+    from buergerkonto.idp.extensions import db
+
+    federated("erika")
+    with app.app_context():
+        row = Upstream.query.one()
+        row.jwks_fetched_at -= timedelta(seconds=120)  # past the refetch interval, within the cache time
+        db.session.commit()
+    answers = []
+    for _ in range(4):
+        claims = {"iss": upstream.issuer, "aud": "buergerkonto", "iat": int(time.time()), "jti": uuid.uuid4().hex,
+                  "events": {BACKCHANNEL_EVENT: {}}, "sub": "erika"}
+        upstream.admin("delay", ms=0)
+        token = upstream.admin("sign", claims=claims, header={"kid": uuid.uuid4().hex}, foreign=True)["jwt"]
+        upstream.admin("delay", ms=4000)
+        answers.append(client.post("/federation/backchannel-logout", data={"logout_token": token}).status_code)
+    upstream.admin("delay", ms=0)
+    unavailable = [e for e in events(app) if e[0] == "federation:upstream:unavailable"]
+    assert len(unavailable) == 1, (answers, unavailable)  # the first one tried; the others did not
+    assert answers[1:] == [400, 400, 400]
