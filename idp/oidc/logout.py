@@ -185,7 +185,7 @@ def _send_all(jobs: list[tuple[str, str]], attempts: int, timeout: float) -> lis
 
     def send(index: int, uri: str, token: str) -> None:
         nonlocal running
-        error = None
+        error: str | None = "not sent"  # (what stays if _post raised something unforeseen)
         try:
             for attempt in range(attempts):
                 error = _post(uri, token, timeout)
