@@ -16,7 +16,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from flask import current_app, url_for
 from joserfc.jwk import ECKey, RSAKey, import_key
 
-from .discovery import UpstreamUnavailable, http, json_object, timeout
+from .discovery import UpstreamUnavailable, answer_deadline, http, json_object, read_body, timeout
 from .settings import UpstreamSettings
 
 
@@ -93,10 +93,19 @@ def exchange_code(settings: UpstreamSettings, metadata: dict, code: str, verifie
     # The assertion is for the upstream's issuer identifier, not its token endpoint (RFC 10070):
     # another provider that gave that endpoint's URL as its own could use one meant for it there.
     with _session(settings, metadata["issuer"]) as session:
+        deadline = answer_deadline()
+
+        def read_within_limits(response):
+            # Authlib reads the answer whole; read here first, as ``discovery.http`` does, what
+            # arrives in time and up to the size limit (``_content`` is where requests keeps a body).
+            response._content = read_body(response, deadline)
+            return response
+
+        session.register_compliance_hook("access_token_response", read_within_limits)
         try:
             token = session.fetch_token(endpoint, grant_type="authorization_code", code=code,
                                         code_verifier=verifier, redirect_uri=callback_url(),
-                                        timeout=timeout(), allow_redirects=False)
+                                        timeout=timeout(), allow_redirects=False, stream=True)
         except OAuthError as exc:
             raise UpstreamRefused(str(exc.error)[:60]) from exc
         except requests.Timeout as exc:

@@ -66,22 +66,38 @@ def http(method: str, url: str, **kwargs) -> Answer:
     """One request to the upstream; a timeout, no answer, or an answer too slow or too large
     become ``UpstreamUnavailable``. The body is read as it arrives (``read1``): a per-read timeout
     alone let an upstream sending a byte a second hold the request as long as it liked."""
-    deadline = time.monotonic() + 2 * timeout()
+    deadline = answer_deadline()
     try:
         with requests.request(method, url, timeout=timeout(), allow_redirects=False, stream=True,
                               **kwargs) as response:
-            body = bytearray()
-            while chunk := response.raw.read1(65536, decode_content=True):
-                body += chunk
-                if len(body) > MAX_ANSWER_BYTES:
-                    raise UpstreamUnavailable("answer-too-large")
-                if time.monotonic() > deadline:
-                    raise UpstreamUnavailable("timeout")
-            return Answer(response.status_code, response.headers, bytes(body))
-    except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:  # (urllib3's own from ``read1``)
+            return Answer(response.status_code, response.headers, read_body(response, deadline))
+    except requests.Timeout as exc:
         raise UpstreamUnavailable("timeout") from exc
-    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+    except requests.RequestException as exc:
         raise UpstreamUnavailable("unreachable") from exc
+
+
+def answer_deadline() -> float:
+    """When an answer's body must be in (``time.monotonic``), counted from the request's start."""
+    return time.monotonic() + 2 * timeout()
+
+
+def read_body(response: requests.Response, deadline: float) -> bytes:
+    """The body of a ``stream=True`` response, read as it arrives; ``UpstreamUnavailable`` when it
+    is larger than ``MAX_ANSWER_BYTES`` or still arriving at ``deadline``."""
+    body = bytearray()
+    try:
+        while chunk := response.raw.read1(65536, decode_content=True):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                raise UpstreamUnavailable("answer-too-large")
+            if time.monotonic() > deadline:
+                raise UpstreamUnavailable("timeout")
+    except urllib3.exceptions.TimeoutError as exc:  # (urllib3's own: ``read1`` is below requests)
+        raise UpstreamUnavailable("timeout") from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise UpstreamUnavailable("unreachable") from exc
+    return bytes(body)
 
 
 def json_object(answer: Answer, reason: str) -> dict:

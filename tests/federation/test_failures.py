@@ -314,3 +314,12 @@ def test_forged_kids_while_the_upstream_is_slow_cost_one_fetch(app, client, fede
     unavailable = [e for e in events(app) if e[0] == "federation:upstream:unavailable"]
     assert len(unavailable) == 1, (answers, unavailable)  # the first one tried; the others did not
     assert answers[1:] == [400, 400, 400]
+
+
+def test_an_oversized_token_response_shows_a_clear_page_and_signs_nobody_in(app, browser, upstream, citizen_upstream):
+    from buergerkonto.federation.discovery import MAX_ANSWER_BYTES
+
+    callback = citizen_upstream.authorize(_start(browser), "erika")
+    upstream.admin("pad", bytes=MAX_ANSWER_BYTES + 1)
+    _unavailable(app, browser.get(callback), "answer-too-large")
+    assert federated_sessions(app) == []

@@ -4,7 +4,8 @@
 // in at different assurance levels (eIDAS URIs and STORK-QAA levels), registers the Bürgerkonto
 // as a client with back-channel logout, and has an admin interface (/admin/*, JSON) through which a
 // test makes it misbehave the way a real upstream can: rotate its signing key, sign with a key it
-// never published, put wrong claims into otherwise valid ID tokens, or stop answering in time.
+// never published, put wrong claims into otherwise valid ID tokens, stop answering in time, or pad
+// its token responses beyond any sensible size.
 //
 // Configuration comes from the environment (see `settings` below); the script prints
 // "upstream listening <issuer>" once it accepts connections.
@@ -70,7 +71,7 @@ let keys = [await newKey()];
 
 // --- misbehaviour switches (reset by /admin/reset) -------------------------------------------------
 
-const modes = { delayMs: 0, foreignKey: null, tamper: null };
+const modes = { delayMs: 0, foreignKey: null, tamper: null, padBytes: 0 };
 let lastAuthorization = null;
 const backchannelLog = [];
 
@@ -176,6 +177,7 @@ function buildProvider() {
     if (ctx.path === '/token' && ctx.body && ctx.body.id_token) {
       if (modes.tamper) ctx.body.id_token = await resign(ctx.body.id_token, modes.tamper, keys[0]);
       if (modes.foreignKey) ctx.body.id_token = await resign(ctx.body.id_token, {}, modes.foreignKey);
+      if (modes.padBytes) ctx.body.padding = 'x'.repeat(modes.padBytes);
     }
   });
   return provider;
@@ -239,7 +241,7 @@ async function admin(req, res, name) {
   const reply = (data) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(data)); };
   switch (name) {
     case 'reset':
-      Object.assign(modes, { delayMs: 0, foreignKey: null, tamper: null });
+      Object.assign(modes, { delayMs: 0, foreignKey: null, tamper: null, padBytes: 0 });
       backchannelLog.length = 0;
       lastAuthorization = null;
       return reply({ ok: true });
@@ -255,6 +257,10 @@ async function admin(req, res, name) {
     case 'tamper':
       modes.tamper = body.claims || null;
       return reply({ tamper: modes.tamper });
+    case 'pad':
+      // An oversized token response (a broken proxy, say): a member of this many bytes added.
+      modes.padBytes = Number(body.bytes) || 0;
+      return reply({ padBytes: modes.padBytes });
     case 'delay':
       modes.delayMs = Number(body.ms) || 0;
       return reply({ delayMs: modes.delayMs });
