@@ -30,13 +30,20 @@ What is different:
 import weakref
 from collections.abc import Callable
 
-from sqlalchemy import exc
+from sqlalchemy import bindparam, exc
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from .extensions import db
 
 Listener = Callable[[str, object], None]
 _listeners: list[Listener] = []
+
+
+def column_parameters(table, names) -> dict:
+    """Values for ``insert(table).values(...)`` given when the statement runs: a bind parameter per
+    column, typed as the column, so that a direct statement converts each value as the column
+    would (JSON, datetimes on SQLite)."""
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 def listen(listener: Listener) -> None:

@@ -7,10 +7,10 @@ request winning the race). One statement does both jobs, race included.
 
 from functools import lru_cache
 
-from sqlalchemy import bindparam, literal_column
+from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .direct_sql import DirectStatement
+from .direct_sql import DirectStatement, column_parameters
 from .extensions import db
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -37,8 +37,7 @@ def insert_unless_present_now(model, **values) -> bool:
 
 @lru_cache(maxsize=None)
 def _direct(table, dialect: str, names: tuple[str, ...]) -> DirectStatement:
-    return DirectStatement(_INSERT[dialect](table).values({name: bindparam(name, type_=table.c[name].type)
-                                                           for name in names})
+    return DirectStatement(_INSERT[dialect](table).values(column_parameters(table, names))
                            .on_conflict_do_nothing().returning(literal_column("1")))
 
 

@@ -26,12 +26,12 @@ from flask import current_app, g, has_request_context, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import events
 from ..cache import cache, detached_copy, forget_on_change
-from ..direct_sql import DirectStatement
+from ..direct_sql import DirectStatement, column_parameters
 from ..extensions import db, session_in_transaction
 from ..upsert import insert_unless_present_now
 from . import access_tokens, api_scopes, bearer, claims, client_keys, consents, keys
@@ -62,7 +62,7 @@ _INSERT_TOKEN = insert(Token.__table__)
 _PORTAL_TOKEN_COLUMNS = ("client_id", "token_type", "access_token", "scope", "issued_at", "expires_in",
                          "grant_id", "access_token_revoked_at", "refresh_token_revoked_at")
 _INSERT_PORTAL_TOKEN = DirectStatement(insert(Token.__table__).values(
-    {name: bindparam(name, type_=Token.__table__.c[name].type) for name in _PORTAL_TOKEN_COLUMNS}))
+    column_parameters(Token.__table__, _PORTAL_TOKEN_COLUMNS)))
 
 
 class AuthorizationServer(_FlaskAuthorizationServer):
