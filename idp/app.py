@@ -5,7 +5,7 @@ import time
 from math import ceil
 
 from flask import Flask, render_template, request
-from flask_babel import gettext as _, ngettext
+from flask_babel import get_locale, gettext as _, ngettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -67,8 +67,6 @@ def _declares_no_limits() -> bool:
     (Client secrets are 256-bit random and tokens are looked up by hash, so guessing is no threat
     there; the limits that exist guard the citizen's forms and the postbox API.)
     """
-    from flask import request
-
     return request.path.startswith(("/oauth/", "/.well-known/"))
 
 
@@ -103,8 +101,6 @@ def _register_parts(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject():
-        from flask_babel import get_locale
-
         return {
             "current_account": auth.current_account(),
             "current_locale": str(get_locale()),

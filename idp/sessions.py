@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import g, has_request_context, session as flask_session
+from flask import g, has_request_context, request, session as flask_session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import and_, bindparam, delete, event, insert, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -206,8 +206,6 @@ def new_record(app, token: str, now, kind: str = "citizen") -> WebSession:
 
 
 def _new_values(app, token: str, now, kind: str = "citizen") -> dict:
-    from flask import request
-
     return {
         "token_hash": sha256_hex(token),
         "sid": secrets.token_urlsafe(32),

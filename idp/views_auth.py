@@ -1,5 +1,7 @@
 """Sign-in, second factor, registration, e-mail confirmation, password reset, sign-out."""
 
+import time
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, gettext as _
 
@@ -55,8 +57,6 @@ def sign_in():
 
 
 def _now() -> int:
-    import time
-
     return int(time.time())
 
 

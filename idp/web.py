@@ -5,7 +5,7 @@ import re
 from urllib.parse import unquote, unquote_to_bytes, urlencode, urlsplit
 
 from flask import current_app, has_request_context, jsonify, redirect, request, session, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request
 
@@ -50,8 +50,6 @@ def security_headers(response):
 
 def refuse_nul_characters():
     """No text a person types contains NUL; PostgreSQL cannot store it, so refuse it up front (400)."""
-    from werkzeug.exceptions import BadRequest
-
     query = request.environ.get("QUERY_STRING", "")
     # A NUL in the query string arrives as "%00" (or raw): only then are its values worth decoding.
     values = [request.path, *(request.args.values() if "%00" in query or "\x00" in query else ())]

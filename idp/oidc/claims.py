@@ -11,6 +11,7 @@ import json
 from ..crypto import sector_value
 from ..hooks import LEVELS, hooks, proofing_level
 from ..models import Account, WebSession
+from ..timeutil import epoch
 
 EIDAS = {level: f"http://eidas.europa.eu/LoA/{level}" for level in LEVELS}
 # STORK QAA levels as aliases: QAA 1 and 2 are below/at "low", 3 is "substantial", 4 "high".
@@ -153,8 +154,6 @@ def requested_sub(claims_request: dict | None) -> str | None:
 # --- claim values ------------------------------------------------------------------------
 
 def _value(account: Account, name: str):
-    from ..timeutil import epoch
-
     if name == "email_verified":
         return account.email_verified if account.email else None
     if name == "phone_number_verified":

@@ -71,6 +71,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
         return redirect_uri
 
+    def validate_authorization_request(self):
+        """Validated once per grant object.
+
+        ``get_consent_grant`` validates the request and keeps the redirect URI on the grant; Authlib's
+        ``create_authorization_response`` validates that same grant again, as if it might come from an
+        earlier HTTP request. Here a grant never outlives the request that made it (``authorize``), so
+        the second pass would only repeat the first: about 120 Python calls of every sign-in.
+        """
+        if self.redirect_uri is not None:
+            return self.redirect_uri
+        return super().validate_authorization_request()
+
     def save_authorization_code(self, code, request):
         """One INSERT built once (``_INSERT_CODE``): nothing reads the code back in this request."""
         context = request.oidc

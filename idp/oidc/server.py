@@ -15,6 +15,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import list_to_scope, scope_to_list
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
@@ -36,7 +37,7 @@ from ..extensions import db, session_in_transaction
 from ..upsert import insert_unless_present_now
 from . import access_tokens, api_scopes, bearer, claims, client_keys, consents, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
-                     RefreshTokenGrant, S256CodeChallenge)
+                     RefreshTokenGrant, S256CodeChallenge, _remember_released)
 from .models import ClientAssertionJti, Client, Token, hash_token, token_by_hash
 
 SERVER_KEY = "buergerkonto.oidc.server"
@@ -398,15 +399,11 @@ class UserInfoEndpoint(_UserInfoEndpoint):
     def __call__(self, request):
         token = self.resource_protector.acquire_token("openid")
         if token.account is None or api_scopes.audience_of(token.scope) is not None:
-            from authlib.oauth2.rfc6750.errors import InvalidTokenError
-
             raise InvalidTokenError()
         claims_request = consents.releasable_claims_request(token.client, token.account.id, token.claims_request)
         record = claims.session_for_verified_claims(token.sid, claims_request, "userinfo")
         info = {"sub": claims.subject_for(token.client, token.account)}
         info.update(claims.userinfo_claims(token.account, token.scope, claims_request, record))
-        from .grants import _remember_released
-
         _remember_released(token.client, token.account, token.sid, token.scope, list(info))
         if session_in_transaction():  # (mostly nothing was read through the session at all)
             db.session.commit()
