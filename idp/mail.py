@@ -10,23 +10,31 @@ the command that queued it, or by ``buergerkonto mail deliver``.
 
 Delivery goes over SMTP (smtplib, settings from the configuration) or, in
 demo mode (``MAIL_DIR``), into ``.eml`` files. A failed delivery stays pending
-for ``buergerkonto mail deliver``; a delivered message is never sent twice and
-its body (which may hold a link) is cleared.
+for ``buergerkonto mail deliver``; a delivered message is not sent again and its
+body (which may hold a link) is cleared.
+
+A deliverer claims a message in the database before it sends it and marks it
+sent only once the mail server took it. A deliverer that dies in between
+(killed, restarted) leaves a claim and no delivery: once the claim is older than
+any send can take (``stale_claim_age``), the next run claims the message again.
+Losing a confirmation or reset mail is worse than sending it twice, and the
+rare second copy carries the same Message-ID, so mail programs show one.
 """
 
-import secrets
 import smtplib
 import ssl
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import idna
 
 from flask import Flask, current_app, g, has_request_context
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import make_url
 
 from . import aftercommit, courier
+from .crypto import keyed_hash
 from .extensions import db
 from .models import MailOutbox
 from .timeutil import utcnow
@@ -63,47 +71,52 @@ def deliver_queued_after_request(response):
     return response
 
 
+def stale_claim_age(app: Flask) -> timedelta:
+    """How old a claim must be to count as left by a deliverer that died: far longer than a send
+    takes (each SMTP step waits ``SMTP_TIMEOUT`` at most), so a slow send is not taken over."""
+    return max(timedelta(minutes=15), 20 * timedelta(seconds=app.config["SMTP_TIMEOUT"]))
+
+
+def _claimable(now: datetime):
+    """Not sent, and not claimed by a deliverer that may still be sending it."""
+    return and_(MailOutbox.sent_at.is_(None),
+                or_(MailOutbox.claimed_at.is_(None), MailOutbox.claimed_at < now - stale_claim_age(current_app)))
+
+
 def deliver_pending(ids=None, limit: int = 100) -> int:
     """Deliver pending messages (up to ``limit``, or all of ``ids``); return how many went out."""
     db.session.rollback()  # start from what is committed
-    query = MailOutbox.query.filter(MailOutbox.sent_at.is_(None))
+    query = MailOutbox.query.filter(_claimable(utcnow()))
     if ids is not None:
         ids = list(ids)
         query = query.filter(MailOutbox.id.in_(ids))
         limit = len(ids)
     sent = 0
     for message in query.order_by(MailOutbox.id).limit(limit).all():
-        recipient, subject, body = message.recipient, message.subject, message.body
-        # Claim the row first so that two workers (the courier, `mail deliver`) never send the same message.
-        claimed = db.session.execute(
-            update(MailOutbox)
-            .where(MailOutbox.id == message.id, MailOutbox.sent_at.is_(None))
-            .values(sent_at=utcnow(), attempts=MailOutbox.attempts + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        ident, recipient, subject, body = message.id, message.recipient, message.subject, message.body
+        # Claim the row first so that two deliverers (the courier, `mail deliver`) never send it both.
+        now = utcnow()
+        claimed = _set(ident, _claimable(now), claimed_at=now, attempts=MailOutbox.attempts + 1)
         db.session.commit()
         if not claimed:
             continue
         try:
-            _send(recipient, subject, body)
+            _send(recipient, subject, body, ident)
         except (OSError, smtplib.SMTPException) as exc:
-            current_app.logger.warning("mail %s not delivered: %s", message.id, type(exc).__name__)
-            db.session.execute(
-                update(MailOutbox)
-                .where(MailOutbox.id == message.id)
-                .values(sent_at=None, last_error=type(exc).__name__)
-                .execution_options(synchronize_session=False)
-            )
+            current_app.logger.warning("mail %s not delivered: %s", ident, type(exc).__name__)
+            _set(ident, claimed_at=None, last_error=type(exc).__name__)
         else:
-            db.session.execute(
-                update(MailOutbox)
-                .where(MailOutbox.id == message.id)
-                .values(body="", last_error=None)
-                .execution_options(synchronize_session=False)
-            )
+            # Sent only now: a deliverer killed before this line leaves a claim, taken back later.
+            _set(ident, sent_at=utcnow(), body="", last_error=None)
             sent += 1
         db.session.commit()
     return sent
+
+
+def _set(ident: int, *conditions, **values) -> int:
+    """UPDATE one outbox row (under ``conditions``); the number of rows changed."""
+    return db.session.execute(update(MailOutbox).where(MailOutbox.id == ident, *conditions).values(**values)
+                              .execution_options(synchronize_session=False)).rowcount
 
 
 def _ascii_domain(recipient: str) -> str:
@@ -122,22 +135,21 @@ def _ascii_domain(recipient: str) -> str:
         return recipient
 
 
-def _build(recipient: str, subject: str, body: str) -> EmailMessage:
+def _build(recipient: str, subject: str, body: str, ident: int) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = _ascii_domain(recipient)
     message["Subject"] = subject
-    # Not email.utils.make_msgid: it draws from the process-wide ``random`` generator, which the courier
-    # thread would then advance behind the back of whatever else in the process uses it (Hypothesis
-    # in the tests takes that for a strategy using ``random``).
-    message["Message-ID"] = f"<{secrets.token_hex(16)}@buergerkonto.invalid>"
+    # One Message-ID per outbox row, so that a copy sent again after a deliverer died mid-send is
+    # shown as the same message. Keyed: it does not tell how many mails the service has sent.
+    message["Message-ID"] = f"<{keyed_hash(str(ident), 'mail-message-id')[:32]}@buergerkonto.invalid>"
     message.set_content(body)
     return message
 
 
-def _send(recipient: str, subject: str, body: str) -> None:
+def _send(recipient: str, subject: str, body: str, ident: int) -> None:
     config = current_app.config
-    message = _build(recipient, subject, body)
+    message = _build(recipient, subject, body, ident)
     if config.get("MAIL_DIR"):
         folder = Path(config["MAIL_DIR"])
         folder.mkdir(parents=True, exist_ok=True)

@@ -124,7 +124,9 @@ class MailOutbox(db.Model):
     """Mail written in the same transaction as the change that causes it, sent after commit.
 
     A crash between commit and delivery leaves the row pending for the next
-    delivery run; a delivered row is never sent again.
+    delivery run. A deliverer claims a row (``claimed_at``) before it sends and
+    sets ``sent_at`` once the mail server took it; a claim older than any send
+    can take is from a deliverer that died, and the row is claimed again.
     """
 
     __tablename__ = "mail_outbox"
@@ -136,5 +138,6 @@ class MailOutbox(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(255))

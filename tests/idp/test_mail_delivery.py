@@ -5,10 +5,17 @@ nothing until the test releases it (then it passes the conversation through to
 the real test server) or hangs up.
 """
 
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
 
 from support.faults import allow_events, refuse_event
-from support.plugin import base_config
+from support.plugin import TEST_SECRET, base_config
 from support.servers import StallingSmtp
 
 from .conftest import register
@@ -48,8 +55,8 @@ def operator(make_app, smtp):
 
 
 def _outbox(database, address):
-    return database.one("SELECT sent_at, body, attempts, last_error FROM mail_outbox WHERE recipient = :a",
-                        a=address)
+    return database.one("SELECT claimed_at, sent_at, body, attempts, last_error FROM mail_outbox "
+                        "WHERE recipient = :a", a=address)
 
 
 def test_the_response_does_not_wait_for_a_stalled_mail_server(browser, stalling, smtp, database):
@@ -59,14 +66,14 @@ def test_the_response_does_not_wait_for_a_stalled_mail_server(browser, stalling,
     # said a word: the mail is claimed, not delivered, not failed.
     stalling.wait_held(1)
     row = _outbox(database, "geduld@example.org")
-    assert row["sent_at"] is not None and row["body"] and row["last_error"] is None
+    assert row["claimed_at"] is not None and row["sent_at"] is None and row["body"] and row["last_error"] is None
     assert smtp.to("geduld@example.org") == []
 
     stalling.release()
     assert "/confirm-email/" in smtp.link("geduld@example.org", "/confirm-email/")
     smtp.settle()
     row = _outbox(database, "geduld@example.org")
-    assert row["body"] == "" and row["attempts"] == 1 and row["last_error"] is None
+    assert row["body"] == "" and row["sent_at"] is not None and row["attempts"] == 1 and row["last_error"] is None
     assert len(smtp.to("geduld@example.org")) == 1
 
 
@@ -76,7 +83,8 @@ def test_mail_the_server_refused_stays_pending_for_mail_deliver(browser, stallin
     stalling.hang_up()
     smtp.settle()
     row = _outbox(database, "spaeter@example.org")
-    assert row["sent_at"] is None and row["last_error"] == "SMTPServerDisconnected" and row["body"]
+    assert row["sent_at"] is None and row["claimed_at"] is None
+    assert row["last_error"] == "SMTPServerDisconnected" and row["body"]
 
     result = operator("mail", "deliver")
     assert result.exit_code == 0, result.output
@@ -103,6 +111,59 @@ def test_courier_and_mail_deliver_racing_send_each_message_once(browser, stallin
         row = _outbox(database, address)
         assert row["body"] == "" and row["attempts"] == 1
     assert stalling.accepted == 1  # the courier found the other two delivered and did not send again
+
+
+def test_a_deliverer_killed_mid_send_leaves_the_message_to_the_next_run_once_its_claim_is_stale(
+        app, database_url, stalling, smtp, database, operator, tmp_path):
+    """A deliverer dies (killed, restarted) while the mail server has the message: nothing was sent.
+    Its claim keeps others off while it might still be sending; once older than any send can take,
+    the next run sends the message. (It used to be marked sent when claimed, and was lost.)"""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("another process shares the database: PostgreSQL")
+    from buergerkonto.idp import mail
+    from buergerkonto.idp.extensions import db
+
+    address = "absturz@example.org"
+    with app.app_context():  # queued outside a request, as a command does: the row only
+        mail.queue(address, "Bitte bestätigen", "Ihr Link: http://localhost/confirm-email/abc")
+        db.session.commit()
+        db.session.remove()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUERGERKONTO_")}
+    env.update(BUERGERKONTO_DATABASE_URL=database_url, BUERGERKONTO_SECRET_KEY=TEST_SECRET,
+               BUERGERKONTO_SMTP_HOST="127.0.0.1", BUERGERKONTO_SMTP_PORT=str(stalling.port),
+               BUERGERKONTO_SMTP_TIMEOUT="60", BUERGERKONTO_INSTANCE_PATH=str(tmp_path))
+    deliverer = subprocess.Popen([str(Path(sys.executable).parent / "buergerkonto"), "mail", "deliver"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        stalling.wait_held(1)  # claimed, committed, in the SMTP conversation
+    finally:
+        deliverer.kill()
+        deliverer.wait(30)
+    stalling.hang_up()
+
+    # A claim this young may belong to a deliverer still sending: not taken over.
+    result = operator("mail", "deliver")
+    assert result.exit_code == 0 and "0 message(s) delivered." in result.output, result.output
+    # Later, past any send's length, the next run takes it back and sends it, once.
+    with app.app_context():
+        age = mail.stale_claim_age(app) + timedelta(seconds=1)
+    database.execute("UPDATE mail_outbox SET claimed_at = claimed_at - :age WHERE recipient = :a", age=age, a=address)
+    result = operator("mail", "deliver")
+    assert result.exit_code == 0 and "1 message(s) delivered." in result.output, result.output
+    smtp.settle()
+    assert len(smtp.to(address)) == 1
+    row = _outbox(database, address)
+    assert row["sent_at"] is not None and row["body"] == "" and row["attempts"] == 2
+
+
+def test_a_message_sent_again_carries_the_same_message_id(app):
+    from buergerkonto.idp import mail
+
+    with app.app_context():
+        first, again, other = (mail._build("a@example.org", "Betreff", "Text", ident)["Message-ID"]
+                               for ident in (7, 7, 8))
+    assert first == again != other
+    assert re.fullmatch(r"<[0-9a-f]{32}@buergerkonto\.invalid>", first)  # keyed: it does not count the mail sent
 
 
 def test_a_rolled_back_requests_mail_is_never_sent(app, browser, stalling, smtp, database, make_account):
