@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, select, update
 
 from ..idp import accounts, auth, crypto, events, mail, passwords, throttle, totp
 from ..idp.extensions import db
@@ -399,6 +399,7 @@ def confirm(staff: StaffMember, check: IdentityCheck, person: dict, document: di
     if corrected:
         audit.append(staff, "correct", account.id, f"check:{check.id}", fields=corrected)
     doc_hash = document_hash(document["country"], document["number"])
+    _one_confirmation_of_the_document_at_a_time(doc_hash)
     duplicate = (Verification.query.filter(Verification.document_hash == doc_hash,
                                            Verification.account_id != account.id,
                                            Verification.status != "rejected").first())
@@ -438,6 +439,34 @@ def confirm(staff: StaffMember, check: IdentityCheck, person: dict, document: di
     return verification
 
 
+def _one_confirmation_of_the_document_at_a_time(doc_hash: str) -> None:
+    """Confirmations of one document wait for each other until the first commits (PostgreSQL).
+
+    The search for the document on another account is a plain read: two counters confirming one ID
+    card for two accounts at the same moment each found none, and both were confirmed instead of the
+    second being held for an office admin. A transaction-scoped advisory lock on the document's hash
+    orders them; the second then sees the first. (SQLite lets one writer in at a time anyway.)
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(int(doc_hash[:15], 16))))
+
+
+def _claim(verification: Verification, expected: str, new: str, refusal) -> None:
+    """Move ``verification`` from ``expected`` to ``new`` by a conditional UPDATE, before anything else.
+
+    The status checked in Python is what this request read: two office admins deciding at once both
+    saw it ``held`` (or ``confirmed``), and both decisions were recorded, an approval beside a
+    rejection, or one confirmation revoked twice with two mails. Of two, one UPDATE changes the row;
+    the other is refused with ``refusal``.
+    """
+    changed = db.session.execute(
+        update(Verification).where(Verification.id == verification.id, Verification.status == expected)
+        .values(status=new).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise InvalidInput(refusal)
+    verification.status = new
+
+
 def _supersede_others(verification: Verification) -> None:
     Verification.query.filter(Verification.account_id == verification.account_id,
                               Verification.id != verification.id,
@@ -457,16 +486,20 @@ def view_verification(staff: StaffMember, verification: Verification) -> None:
     audit.append(staff, "view", verification.account_id, f"verification:{verification.public_id}")
 
 
+_NOT_WAITING = _l("This verification is not waiting for a decision.")
+_ONLY_CONFIRMED = _l("Only a confirmed verification can be revoked.")
+
+
 def decide_held(staff: StaffMember, verification: Verification, approve: bool) -> None:
     """An office-admin clears (after clarifying the case) or rejects a held verification.
 
     Every refusal comes before any change (the caller may commit the refusal's event).
     """
     _require_may_decide(staff, verification)
+    _claim(verification, "held", "confirmed" if approve else "rejected", _NOT_WAITING)
     ref = f"verification:{verification.public_id}"
     check = db.session.get(IdentityCheck, verification.check_id) if verification.check_id else None
     if approve:
-        verification.status = "confirmed"
         verification.verified_at = utcnow()
         verification.approved_by_id = staff.id
         _supersede_others(verification)
@@ -476,7 +509,6 @@ def decide_held(staff: StaffMember, verification: Verification, approve: bool) -
         events.record("trust:verification:confirm", verification.account_id,
                       verification=verification.public_id, office_id=staff.office_id, level=verification.level)
     else:
-        verification.status = "rejected"
         if check is not None:
             check.status = "cancelled"
         audit.append(staff, "reject", verification.account_id, ref)
@@ -486,7 +518,7 @@ def decide_held(staff: StaffMember, verification: Verification, approve: bool) -
 def _require_may_decide(staff: StaffMember, verification: Verification) -> None:
     _require_admin_of(staff, verification)
     if verification.status != "held":
-        raise InvalidInput(_l("This verification is not waiting for a decision."))
+        raise InvalidInput(_NOT_WAITING)
     if is_own_account(staff, verification.account):
         raise OwnAccount()
     if verification.staff_id == staff.id:
@@ -503,8 +535,8 @@ def revoke(staff: StaffMember, verification: Verification, reason: str) -> None:
     if len(reason) < 10:
         raise InvalidInput(_l("Please give a reason of at least 10 characters."))
     if verification.status != "confirmed":
-        raise InvalidInput(_l("Only a confirmed verification can be revoked."))
-    verification.status = "revoked"
+        raise InvalidInput(_ONLY_CONFIRMED)
+    _claim(verification, "confirmed", "revoked", _ONLY_CONFIRMED)
     verification.revoked_at = utcnow()
     verification.revoked_by_id = staff.id
     verification.revoke_reason = reason[:1000]
