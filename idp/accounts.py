@@ -202,7 +202,7 @@ def resend_confirmation(email: str) -> None:
 def confirm_email(token: str) -> Account:
     """Mark the address confirmed. The link works once: it binds the unconfirmed state."""
     payload = _load(signed_tokens.EMAIL_CONFIRM, token)
-    account = Account.query.filter_by(uuid=payload.get("a")).first()
+    account = _locked(Account.query.filter_by(uuid=payload.get("a")))
     if account is None or account.email != payload.get("e") or account.email_verified:
         raise LinkInvalid()
     account.email_verified_at = utcnow()
@@ -336,9 +336,23 @@ def _credentials_fingerprint(account: Account) -> str:
                       "pw-fp")[:16]
 
 
-def account_for_reset(token: str) -> Account:
+def _locked(query) -> Account | None:
+    """The account, its row locked until the transaction ends (PostgreSQL), read fresh.
+
+    A link that works once is checked against the account's state (unconfirmed, the password it was
+    sent for). Two requests with one link at the same moment both read the old state and both went
+    through: two passwords set from one reset link, two confirmations. Locked, the second waits for
+    the first and then reads the state the first left. Fresh: the account may already sit in the
+    session (the browser's own session loads it), and the lock is worth only what is read after it.
+    """
+    return query.with_for_update().populate_existing().first()
+
+
+def account_for_reset(token: str, lock: bool = False) -> Account:
+    """The account a reset link is for, while the link is still good; ``lock`` to use it."""
     payload = _load(signed_tokens.PASSWORD_RESET, token)
-    account = Account.query.filter_by(uuid=payload.get("a")).first()
+    query = Account.query.filter_by(uuid=payload.get("a"))
+    account = _locked(query) if lock else query.first()
     if account is None or payload.get("p") != _credentials_fingerprint(account):
         raise LinkInvalid()
     return account
@@ -346,7 +360,7 @@ def account_for_reset(token: str) -> Account:
 
 def reset_password(token: str, new_password: str) -> tuple[Account, list[WebSession]]:
     """Set a new password from a reset link; ends every session. Does not sign in (no TOTP bypass)."""
-    account = account_for_reset(token)
+    account = account_for_reset(token, lock=True)
     _check_policy(new_password, account.email)
     _set_password(account, new_password)
     if not account.email_verified:
