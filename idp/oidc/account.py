@@ -3,17 +3,15 @@
 Also the account-level hooks: export (DSGVO Art. 15) and deletion.
 """
 
-import time
-
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
-from sqlalchemy import update
 
 from .. import auth, events
 from ..extensions import db
 from ..forms import EmptyForm
 from ..timeutil import utcnow
+from .grants import revoke_tokens
 from .models import AuthorizationCode, Consent, PortalSignIn, Token
 
 bp = Blueprint("oidc_account", __name__, template_folder="templates")
@@ -50,9 +48,7 @@ def revoke_consent(consent_id):
         return redirect(url_for("account.overview"))
     consent.revoked_at = utcnow()
     # Offline access rests on the consent: the portal's refresh tokens end with it.
-    now = int(time.time())
-    db.session.execute(update(Token).where(Token.account_id == account.id, Token.client_id == consent.client_id)
-                       .values(access_token_revoked_at=now, refresh_token_revoked_at=now))
+    revoke_tokens(Token.account_id == account.id, Token.client_id == consent.client_id)
     events.record("oidc:consent:revoke", account.id, client_id=consent.client_id)
     db.session.commit()
     flash(_("The consent was revoked."), "success")

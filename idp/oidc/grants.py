@@ -37,14 +37,28 @@ def revoke_grant(grant_id: str, reason: str) -> int:
     Called when a code or refresh token is replayed: the revocation must stand
     even though the request itself is refused (and its transaction rolled back).
     """
-    now = int(time.time())
-    count = db.session.execute(
-        update(Token).where(Token.grant_id == grant_id)
-        .values(access_token_revoked_at=now, refresh_token_revoked_at=now)
-    ).rowcount
+    count = revoke_tokens(Token.grant_id == grant_id)
     events.record("oidc:grant:revoke", None, grant_id=grant_id, reason=reason, tokens=count)
     db.session.commit()
     return count
+
+
+def revoke_tokens(*conditions) -> int:
+    """Revoke the stored tokens matching ``conditions`` (access and refresh), with any pair a refresh
+    running at this moment makes from one of them; the number of rows revoked.
+
+    A refresh holds the row it rotates locked until it has committed the new pair. A plain UPDATE
+    waits for that lock but picks its rows from what was committed when it began (PostgreSQL's READ
+    COMMITTED): the new pair was not among them and lived on, after the revocation had answered 200
+    or the citizen was told the consent was withdrawn. The rows are locked first; the UPDATE that
+    follows is a new statement and sees what the refresh committed meanwhile. A refresh that comes
+    second finds its token revoked (``_ROTATE`` changes nothing) and is refused.
+    """
+    db.session.execute(select(Token.id).where(*conditions).with_for_update())
+    now = int(time.time())
+    return db.session.execute(
+        update(Token).where(*conditions).values(access_token_revoked_at=now, refresh_token_revoked_at=now)
+        .execution_options(synchronize_session=False)).rowcount
 
 
 _INSERT_CODE = insert(AuthorizationCode.__table__)

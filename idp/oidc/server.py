@@ -27,7 +27,7 @@ from flask import current_app, g, has_request_context, request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import events
@@ -37,7 +37,7 @@ from ..extensions import db, session_in_transaction
 from ..upsert import insert_unless_present_now
 from . import access_tokens, api_scopes, bearer, claims, client_keys, consents, keys
 from .grants import (AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
-                     RefreshTokenGrant, S256CodeChallenge, _remember_released)
+                     RefreshTokenGrant, S256CodeChallenge, _remember_released, revoke_tokens)
 from .models import ClientAssertionJti, Client, Token, hash_token, token_by_hash
 
 SERVER_KEY = "buergerkonto.oidc.server"
@@ -339,12 +339,10 @@ class RevocationEndpoint(_RevocationEndpoint):
             if access_tokens.revoke(token):
                 events.record("oidc:token:revoke", None, client_id=token.client_id, format="jwt")
             return
-        now = int(time.time())
         if token.refresh_token and token.refresh_token == hash_token(request.form["token"]):
-            db.session.execute(update(Token).where(Token.grant_id == token.grant_id)
-                               .values(access_token_revoked_at=now, refresh_token_revoked_at=now))
+            revoke_tokens(Token.grant_id == token.grant_id)
         else:
-            token.access_token_revoked_at = now
+            token.access_token_revoked_at = int(time.time())
         events.record("oidc:token:revoke", token.account_id, client_id=token.client_id)
 
 
