@@ -86,6 +86,22 @@ def achieved_level(account: Account, record: WebSession) -> str:
     return lower(proofing_level(account), strength)
 
 
+def still_held(acr: str | None, account: Account) -> str | None:
+    """A sign-in's ``acr`` as it holds now: capped at the account's identity proofing of today.
+
+    A refresh keeps the level of the sign-in it came from (OIDC Core §12.2), but the level was never
+    the session's strength alone: it is the lower of that and the identity proofing, and proofing
+    can be withdrawn (a Bürgerbüro confirmation revoked, the document expired). A refresh token lives
+    30 days; without the cap it went on asserting ``substantial`` after the citizen was told services
+    that need it were no longer available. ``low`` needs no proofing and asks the parts nothing.
+    """
+    level = level_of(acr or "")
+    if level is None or level == LEVELS[0]:
+        return acr
+    now = lower(proofing_level(account), level)
+    return acr if now == level else EIDAS[now]
+
+
 def acr_value(level: str, essential_values: list[str] | None) -> str:
     """The ``acr`` to assert: one of the essential values when there were some, else the eIDAS URI."""
     if essential_values:

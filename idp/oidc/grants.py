@@ -191,6 +191,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not item.refresh_usable():
             return None
         item.client = self.request.client
+        # The pair this refresh makes (tokens, ID token, introspection, the postbox's level gate)
+        # asserts no more than the account's proofing still vouches for.
+        item.acr = claims.still_held(item.acr, item.account)
         return item
 
     def authenticate_user(self, refresh_token):
