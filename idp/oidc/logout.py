@@ -28,7 +28,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, redirect, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from joserfc import jwt
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from wtforms import ValidationError
 
 from .. import auth
@@ -37,7 +37,7 @@ from ..forms import EmptyForm
 from ..models import Account, WebSession
 from ..timeutil import utcnow
 from . import claims, keys, sids
-from .models import Client, LogoutDelivery, PortalSignIn, Token
+from .models import AuthorizationCode, Client, LogoutDelivery, PortalSignIn, Token
 from .server import server
 
 bp = Blueprint("oidc_logout", __name__, template_folder="templates")
@@ -109,7 +109,7 @@ def on_session_ended(record: WebSession, reason: str) -> None:
         # Sessions rotated away at a re-sign-in ended without the hook: tell their portals now.
         ended_sids |= {s.sid for s in WebSession.query.filter(WebSession.sid.in_(others),
                                                                WebSession.ended_at.isnot(None))}
-    end_access_tokens(record.account_id, ended_sids)
+    end_portal_access(record.account_id, ended_sids)
     account = db.session.get(Account, record.account_id)
     now = utcnow()
     for row in rows:
@@ -123,8 +123,14 @@ def on_session_ended(record: WebSession, reason: str) -> None:
                                       subject=claims.subject_for(client, account)))
 
 
-def end_access_tokens(account_id: int, sids) -> None:
-    """Revoke the access tokens that portals got from these sign-ins (README: they end at sign-out).
+def end_portal_access(account_id: int, sids) -> None:
+    """Revoke the access tokens that portals got from these sign-ins (README: they end at sign-out),
+    and drop the codes not yet redeemed.
+
+    A code issued a moment before the sign-out could still be redeemed for its minute: the portal got
+    an access token that outlived the sign-out, and an ID token naming a ``sid`` whose logout token it
+    had already been sent, so it opened a session no logout would end. Dropped, it is refused like any
+    unknown code (``invalid_grant``).
 
     Refresh tokens stay: they exist only for ``offline_access``, which the citizen granted to
     outlive the sign-in (Back-Channel Logout 1.0 §2.7); the portal's next refresh gets a new
@@ -138,6 +144,11 @@ def end_access_tokens(account_id: int, sids) -> None:
         .where(Token.account_id == account_id, Token.sid.in_(list(sids)), Token.access_token_revoked_at == 0,
                Token.issued_at + Token.expires_in >= now)  # expired ones need no revocation
         .values(access_token_revoked_at=now)
+        .execution_options(synchronize_session=False))
+    db.session.execute(
+        delete(AuthorizationCode)
+        .where(AuthorizationCode.account_id == account_id, AuthorizationCode.sid.in_(list(sids)),
+               AuthorizationCode.used_at.is_(None))
         .execution_options(synchronize_session=False))
 
 

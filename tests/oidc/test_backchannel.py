@@ -7,6 +7,7 @@ import pytest
 from joserfc import jwt
 
 from support.plugin import sign_in
+from support.relying_party import REDIRECT
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -230,3 +231,28 @@ def test_a_stalling_portal_gets_no_more_than_its_share_of_threads(make_rp, citiz
     assert portal.connections == 1
     row = _delivery(app)
     assert row.last_error == logout.PORTAL_BUSY and row.attempts == 0  # left for 'logout deliver'
+
+
+# A code issued a moment before the sign-out (the portal's callback still on its way, or held by
+# someone) is dropped with the session: redeemed after it, it would give an access token that
+# outlives the sign-in, and an ID token of a sid whose logout the portal has already been sent.
+
+def _sign_out(browser):
+    page = browser.get("/sign-out")
+    assert browser.submit_page(page, {}, url="/sign-out").status_code == 302
+    assert browser.get("/account").status_code != 200
+
+
+def test_a_code_issued_before_sign_out_is_refused_after_it(rp, citizen, browser):
+    code = rp.code("openid email")
+    _sign_out(browser)
+    response = rp.redeem(code)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+
+def test_a_portal_told_of_the_logout_gets_no_session_from_an_earlier_code(make_rp, citizen, browser, receiver):
+    rp = make_rp(backchannel_logout_uri=receiver.url, redirect_uris=(REDIRECT,))
+    code = rp.code("openid")
+    _sign_out(browser)
+    assert len(receiver.wait_for(1)) == 1  # the portal is told before it has a session
+    assert rp.redeem(code).status_code == 400
