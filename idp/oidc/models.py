@@ -9,6 +9,7 @@ revoke everything that grant produced.
 """
 
 import hmac
+import ipaddress
 import re
 import time
 import uuid
@@ -44,6 +45,15 @@ def hash_secret(secret: str) -> str:
 def hash_token(value: str) -> str:
     """Codes and tokens are high-entropy random strings: their SHA-256 is stored, never the value."""
     return sha256_hex(value)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Client(db.Model, OAuth2ClientMixin):
@@ -90,10 +100,18 @@ class Client(db.Model, OAuth2ClientMixin):
 
     @property
     def sector(self) -> str:
-        """Pairwise subjects are computed per sector: the configured one or the redirect host."""
+        """Pairwise subjects are computed per sector: the configured one, else the redirect URI's host,
+        else (no such URI, or a loopback host) the portal itself.
+
+        Every native app redirects to the loopback address of the device it runs on (RFC 8252 §7.3):
+        as a sector, "127.0.0.1" made the apps of all operators one sector, and unrelated apps saw the
+        same ``sub`` and ``sid`` for a citizen and could join their records on them. Apps of one
+        operator that are to share subjects say so with a sector identifier.
+        """
         if self.sector_identifier:
             return self.sector_identifier
-        return urlsplit(self.redirect_uris[0]).hostname if self.redirect_uris else self.client_id
+        host = urlsplit(self.redirect_uris[0]).hostname if self.redirect_uris else None
+        return self.client_id if host is None or _is_loopback(host) else host
 
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.client_secret or not client_secret or len(client_secret) > 512:

@@ -70,3 +70,23 @@ def test_logout_hint_of_this_session_signs_out_without_asking(make_rp, citizen, 
     hint = rp.tokens("openid")["id_token"]
     browser.get("/end-session?" + urlencode({"id_token_hint": hint}))
     assert browser.get("/account").status_code == 302
+
+
+# Native apps redirect to the loopback address of their device (RFC 8252 §7.3): that host is no
+# sector, or the apps of every operator would share one and could join their records on sub and sid.
+
+def _native_app(make_rp, name, uri="http://127.0.0.1/callback"):
+    return make_rp(name=name, public=True, redirect_uris=(uri,))
+
+
+def test_unrelated_native_apps_get_different_pairwise_subjects_and_sids(make_rp, citizen):
+    tax_app = _native_app(make_rp, "Hundesteuer-App (Stadt Leer)")
+    other_app = _native_app(make_rp, "App eines Dritten", "http://[::1]:7000/cb")
+    tax, other = (app.id_token(app.tokens()["id_token"]) for app in (tax_app, other_app))
+    assert tax["sub"] != other["sub"] and tax["sid"] != other["sid"]
+
+
+def test_native_apps_of_one_operator_share_subjects_when_registered_in_one_sector(make_rp, citizen):
+    first, second = (make_rp(name=name, public=True, redirect_uris=("http://127.0.0.1/callback",),
+                             sector_identifier="stadt-leer.de") for name in ("App 1", "App 2"))
+    assert first.id_token(first.tokens()["id_token"])["sub"] == second.id_token(second.tokens()["id_token"])["sub"]
