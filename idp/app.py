@@ -17,7 +17,7 @@ from .hooks import Hooks
 from .mail import deliver_queued_after_request
 from .sessions import DatabaseSessionInterface
 from .throttle import Throttled
-from .web import (SIGN_IN_ENDPOINTS, form_page, page_endpoint, problem, refuse_nul_characters,
+from .web import (SIGN_IN_ENDPOINTS, form_page, page_endpoint, problem, refuse_unreadable_input,
                   security_headers, select_locale, sign_in_url, wants_problem_json)
 
 MIGRATIONS_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "migrations"
@@ -51,7 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(session_timeout.bp)
     _register_parts(app)
 
-    app.before_request(refuse_nul_characters)
+    app.before_request(refuse_unreadable_input)
     app.after_request(security_headers)
     app.after_request(deliver_queued_after_request)
     app.after_request(auth.notify_ended_after_request)
@@ -145,8 +145,9 @@ def _register_error_handlers(app: Flask) -> None:
         if exc.code == 429:
             return _too_many_requests_page()
         titles = {400: _("Bad request"), 403: _("Access denied"), 404: _("Page not found"),
-                  405: _("Method not allowed"), 413: _("Too large")}
-        messages = {404: _("The page you asked for does not exist.")}
+                  405: _("Method not allowed"), 413: _("Too large"), 415: _("The form could not be read")}
+        messages = {404: _("The page you asked for does not exist."),
+                    415: _("This page takes only what its own form sends. Please fill in the form on the page.")}
         return render_template("error.html", status=exc.code, title=titles.get(exc.code, exc.name),
                                message=messages.get(exc.code, _("The request could not be processed."))), exc.code
 

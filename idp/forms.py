@@ -3,7 +3,7 @@
 from functools import lru_cache
 
 from babel import support
-from flask import current_app
+from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -43,6 +43,19 @@ class Form(FlaskForm):
     """
 
     class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            """The fields of the submitted form, and nothing else.
+
+            Flask-WTF also takes a JSON body as the form (any JSON: a list, a number or deep nesting
+            failed with a 500, and so did ``{"email": 123}``) and puts uploaded files among the
+            fields (a file where an e-mail address belongs failed in a validator). No page here
+            takes either; such a request now finds its fields empty and is told so.
+            """
+            if formdata is None or hasattr(formdata, "getlist"):
+                return formdata  # given by the caller
+            # Flask-WTF's "from the request" (its default, a sentinel)
+            return (request.form or None) if form.is_submitted() else None
+
         def get_translations(self, form):
             if not current_app.config.get("WTF_I18N_ENABLED", True):
                 return super().get_translations(form)

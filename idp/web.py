@@ -5,7 +5,7 @@ import re
 from urllib.parse import unquote, unquote_to_bytes, urlencode, urlsplit
 
 from flask import current_app, has_request_context, jsonify, redirect, request, session, url_for
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request
 
@@ -48,14 +48,26 @@ def security_headers(response):
     return response
 
 
-def refuse_nul_characters():
-    """No text a person types contains NUL; PostgreSQL cannot store it, so refuse it up front (400)."""
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_unreadable_input():
+    """Refuse up front what no form here can take.
+
+    - NUL characters (400): no text a person types contains one, and PostgreSQL cannot store it.
+    - On a page, a body that is no form (415): Flask-WTF would read a JSON body as the form's fields
+      (a list, a number or deep nesting failed with a 500), and a form of the right kind with its
+      fields missing would then clear an optional one. APIs and OAuth endpoints read their own bodies.
+    """
     query = request.environ.get("QUERY_STRING", "")
     # A NUL in the query string arrives as "%00" (or raw): only then are its values worth decoding.
     values = [request.path, *(request.args.values() if "%00" in query or "\x00" in query else ())]
-    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
-            "application/x-www-form-urlencoded", "multipart/form-data"):
-        values.extend(request.form.values())
+    if request.method in ("POST", "PUT", "PATCH"):
+        if request.mimetype in FORM_TYPES:
+            values.extend(request.form.values())
+        elif (request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "")) \
+                and not request.path.startswith(MACHINE_PATHS):
+            raise UnsupportedMediaType("A page takes the fields of a form.")
     if any("\x00" in value for value in values):
         raise BadRequest("The request contains a NUL character.")
 
