@@ -257,10 +257,10 @@ def encode_cursor(message: Message) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-# Row ids a cursor may name: what the id column holds (Integer: 32 bits on PostgreSQL, so even a
-# 64-bit value is refused there). A forged id outside would reach the database otherwise (SQLite's
-# driver overflows, PostgreSQL refuses it): a 500 instead of a 400. Widen it with the column.
-CURSOR_IDS = range(1, 2**31)
+# Row ids a cursor may name: what the id column holds (64 bits since migration 0010, on PostgreSQL
+# and SQLite alike). A forged id outside would reach the database otherwise (SQLite's driver
+# overflows, PostgreSQL refuses it): a 500 instead of a 400. Follow the column if it ever changes.
+CURSOR_IDS = range(1, 2**63)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:

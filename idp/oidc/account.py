@@ -37,7 +37,8 @@ def account_section(account) -> Markup:
                                   consents=consents, form=EmptyForm()))
 
 
-@bp.route("/account/consents/<int:consent_id>/revoke", methods=["POST"])
+# The id's range is the column's: a larger number reached the database (a 500), now it is a 404.
+@bp.route("/account/consents/<int(max=2147483647):consent_id>/revoke", methods=["POST"])
 @auth.login_required
 def revoke_consent(consent_id):
     form = EmptyForm()

@@ -7,6 +7,7 @@ factor (``mfa`` in the session's amr, RFC 8176) ``substantial``.
 """
 
 import json
+import math
 
 from ..crypto import sector_value
 from ..hooks import LEVELS, hooks, proofing_level
@@ -125,8 +126,10 @@ def parse_claims_request(raw: str | None) -> dict | None:
     if len(raw) > MAX_CLAIMS_PARAMETER:
         raise ClaimsRequestInvalid("The 'claims' parameter is too long.")
     try:
-        data = json.loads(raw)
-    except ValueError:
+        # JSON has no NaN or Infinity (Python reads them, PostgreSQL's json type refuses them when the
+        # code is stored), and nesting deep enough exhausts the parser's recursion.
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError):
         raise ClaimsRequestInvalid("The 'claims' parameter is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ClaimsRequestInvalid("The 'claims' parameter must be a JSON object.")
@@ -146,6 +149,17 @@ def parse_claims_request(raw: str | None) -> dict | None:
                 raise ClaimsRequestInvalid("'values' must be an array.")
         result[target] = members
     return result
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def essential_acr(claims_request: dict | None) -> tuple[bool, list[str]]:

@@ -45,9 +45,16 @@ def _check_body() -> Response | None:
         if len(values[0]) > MAX_PARAMETER:
             return _error("invalid_request", f"'{name[:40]}' is too long.")
     header = request.headers.get("Authorization", "")
-    if header[:6].lower() == "basic ":
+    if not header:
+        return None
+    # Split as Authlib splits it (str.split: U+00A0 and U+0085 are blanks too, and gunicorn passes them).
+    parts = header.split(None, 1)
+    if len(parts) != 2:
+        return _error("invalid_client", "Malformed Authorization header.", 401,
+                      {"WWW-Authenticate": 'Basic realm="token"'})
+    if parts[0].lower() == "basic":
         try:
-            base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+            base64.b64decode(parts[1].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return _error("invalid_client", "Malformed Basic credentials.", 401,
                           {"WWW-Authenticate": 'Basic realm="token"'})
@@ -57,7 +64,13 @@ def _check_body() -> Response | None:
 def _finish(respond) -> Response:
     """Run ``respond`` (an Authlib endpoint); commit what a successful call wrote, forget the rest."""
     try:
-        response = respond()
+        try:
+            response = respond()
+        except OAuth2Error as error:
+            # Raised before Authlib's own handling: building its request refuses an address it
+            # cannot take for https (an odd Host header, a LAN address on plain http).
+            db.session.rollback()
+            return _error(error.error, error.get_error_description() or error.error, error.status_code or 400)
         if session_in_transaction():  # (not when the session went unused: a portal's own token)
             if response.status_code < 400:
                 db.session.commit()

@@ -95,7 +95,6 @@ def test_bad_list_parameters_are_400(postbox, params, parameter):
 
 @pytest.mark.parametrize("cursor", [
     forged_cursor("2026-01-01T00:00:00", 2**70), forged_cursor("2026-01-01T00:00:00", 2**63),
-    forged_cursor("2026-01-01T00:00:00", 2**31),
     forged_cursor("2026-01-01T00:00:00", 0), forged_cursor("2026-01-01T00:00:00", -1),
     forged_cursor("2026-01-01T00:00:00+02:00", 5),
 ])
@@ -107,7 +106,7 @@ def test_cursor_outside_the_id_range_or_with_a_time_zone_is_400(postbox, cursor)
 
 def test_cursor_at_the_ends_of_the_id_range_is_accepted(postbox):
     [message_id] = postbox.send(1)
-    newest = forged_cursor("9999-12-31T23:59:59.999999", 2**31 - 1)  # the id column is 32-bit on PostgreSQL
+    newest = forged_cursor("9999-12-31T23:59:59.999999", 2**63 - 1)  # the id column is 64-bit
     assert [i["id"] for i in postbox.list(cursor=newest).get_json()["items"]] == [message_id]
     oldest = forged_cursor("0001-01-01T00:00:00", 1)
     assert postbox.list(cursor=oldest).get_json()["items"] == []
