@@ -72,8 +72,11 @@ def _session(settings: UpstreamSettings, audience: str | None = None) -> OAuth2S
 
 
 def authorization_url(settings: UpstreamSettings, metadata: dict, flow: dict, acr_values: list[str],
-                      locale: str | None) -> str:
+                      locale: str | None, fresh: bool = False) -> str:
+    """The upstream's authorization request; ``fresh``: it must authenticate the citizen anew."""
     extra = {"nonce": flow["nonce"]}
+    if fresh:
+        extra["prompt"] = "login"
     if metadata.get("claims_parameter_supported"):
         # Ask for the authentication methods and time in the ID token (not every upstream sends them unasked).
         extra["claims"] = json.dumps({"id_token": {"amr": None, "auth_time": {"essential": True}}},

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from ..idp import accounts, auth, crypto, events
 from ..idp.extensions import db
 from ..idp.hooks import LEVELS
+from ..idp.oidc import authorize
 from ..idp.models import Account
 from ..idp.timeutil import utcnow
 from ..idp.upsert import insert_unless_present
@@ -71,6 +72,10 @@ def begin(settings: UpstreamSettings, next_path: str, locale: str | None) -> str
     providers (oidc-provider among them) only do when asked.
     """
     metadata = discovery.metadata(settings)
+    # A new authentication is what a portal's prompt=login or max_age asks for, and what "sign in
+    # again" in a signed-in browser is for (a change confirmed by a recent sign-in): the upstream is
+    # asked for one, or it answers from its own session, however old, and nobody signs in.
+    fresh = auth.current_account() is not None or authorize.asks_for_fresh_sign_in(next_path)
     wanted = levels.requested_level(next_path) or "low"
     acr_values = levels.upstream_acr_values(wanted, settings.acr_map, metadata.get("acr_values_supported"))
     flow = client.new_flow_secrets()
@@ -81,7 +86,7 @@ def begin(settings: UpstreamSettings, next_path: str, locale: str | None) -> str
     flows[flow["state"]] = {"nonce": flow["nonce"], "verifier": flow["verifier"], "next": next_path,
                             "at": int(time.time()), "issuer": settings.issuer, "acr_values": acr_values}
     session[FLOWS_KEY] = flows
-    return client.authorization_url(settings, metadata, flow, acr_values, locale)
+    return client.authorization_url(settings, metadata, flow, acr_values, locale, fresh)
 
 
 # --- finishing ------------------------------------------------------------------------------------
@@ -211,7 +216,10 @@ def sign_in(identity: FederatedIdentity, result: UpstreamSignIn):
     factor the citizen adds here later (TOTP step-up) is added as usual.
     """
     _record_proof(identity, result)
-    record = auth.sign_in(identity.account, [AMR_FEDERATED], via="federation", acr=result.acr)
+    # The sign-in happened when the upstream authenticated the citizen, not when its answer came:
+    # answered from an upstream session an hour old, it is an hour old (``auth_time``, ``max_age``).
+    record = auth.sign_in(identity.account, [AMR_FEDERATED], authenticated_at=_utc(result.auth_time),
+                          via="federation", acr=result.acr)
     _remember_upstream_sign_in(record.sid, identity, result)
     return record
 

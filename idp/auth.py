@@ -32,8 +32,11 @@ def current_account() -> Account | None:
     return record.account
 
 
-def sign_in(account: Account, amr: list[str], kind: str = "citizen", **details) -> WebSession:
+def sign_in(account: Account, amr: list[str], kind: str = "citizen", authenticated_at: datetime | None = None,
+            **details) -> WebSession:
     """Start a signed-in session for ``account``: new session id, auth time, methods used.
+
+    ``authenticated_at``: when another provider authenticated the citizen, if earlier than now.
 
     The same person signing in again in this browser (``prompt=login``,
     ``max_age``) keeps the session record and its ``sid`` under a new cookie
@@ -51,7 +54,8 @@ def sign_in(account: Account, amr: list[str], kind: str = "citizen", **details) 
         record = rotate(current_app, session, kind)
     record.account_id = account.id
     record.account = account
-    record.authenticated_at = utcnow()
+    now = utcnow()
+    record.authenticated_at = min(authenticated_at, now) if authenticated_at is not None else now
     record.amr = amr_with_mfa(amr)
     session.pop("pending_second_factor", None)
     events.record(f"{'staff' if kind == 'staff' else 'account'}:login:success", account.id,

@@ -19,7 +19,7 @@ import copy
 import hashlib
 import re
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -323,6 +323,17 @@ def _hint_subject(hint, client):
 def _fingerprint(params) -> str:
     items = sorted((k, v) for k in params for v in params.getlist(k))
     return hashlib.sha256(urlencode(items).encode()).hexdigest()[:32]
+
+
+def asks_for_fresh_sign_in(next_path: str | None) -> bool:
+    """Whether the request a sign-in page returns to (its ``next``) forced a new authentication
+    (``prompt=login``, or ``max_age`` passed): ``_sign_in`` remembered it with ``login_after``.
+    A sign-in at the Land's service account then has to ask the upstream for one too."""
+    prefix = url_for("oidc_authorize.resume", fp="")
+    if not next_path or not next_path.startswith(prefix):
+        return False
+    entry = _stash().get(urlsplit(next_path).path[len(prefix):])
+    return bool(entry and entry.get("login_after"))
 
 
 def _stash() -> dict:
