@@ -53,6 +53,22 @@ def ration(key: str) -> bool:
     return True
 
 
+def once_per(key: str, period: timedelta) -> bool:
+    """``True`` at most once per ``period`` for ``key``: for a notice worth one mail, not one per event.
+
+    The first call locks the key for ``period``; calls while it is locked are ``False`` and write
+    nothing (one read each).
+    """
+    try:
+        check(key)
+    except Throttled:
+        return False
+    now = utcnow()
+    _increment(key, now, _stale_before(now)).locked_until = now + period
+    db.session.flush()
+    return True
+
+
 def _free_failures(key: str) -> int:
     config = current_app.config
     return config["THROTTLE_IP_FREE_FAILURES"] if key.startswith("ip:") else config["THROTTLE_FREE_FAILURES"]

@@ -98,6 +98,12 @@ def authenticate(scope: str, citizen: bool) -> Bearer:
     if not citizen and token.account_id is not None:
         raise ApiProblem(403, "Forbidden", "Sending needs the portal's own (client credentials) token.",
                          _bearer_challenge("insufficient_scope", scope=scope))
+    if scope == SCOPE_SEND and not token.client.member:
+        # The postbox is the network's: a portal outside it (registered --external) could otherwise put
+        # notices beside the municipalities' own, looking just like them, to any citizen who once
+        # signed in there with 'openid' alone.
+        raise ApiProblem(403, "Forbidden", "Only the network's member portals send to the postbox.",
+                         _bearer_challenge("insufficient_scope", scope=scope))
     return token
 
 

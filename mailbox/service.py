@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..idp import events, mail
+from ..idp import events, mail, throttle
 from ..idp.extensions import db
 from ..idp.hooks import LEVELS
 from ..idp.models import Account
@@ -161,9 +161,15 @@ def send(client, data: SendIn, fingerprint: str, idempotency_key: str | None) ->
     return message, False
 
 
+# One "new message" mail says all there is to say: messages arriving within this time of it send none.
+# (A portal retrying without an Idempotency-Key, or many portals at once, sent one mail per message.)
+NOTIFY_AT_MOST_EVERY = timedelta(minutes=15)
+
+
 def _notify(account: Account) -> None:
-    """Tell the citizen a message arrived, without any of its content."""
-    if not account.email:
+    """Tell the citizen a message arrived, without any of its content; once per ``NOTIFY_AT_MOST_EVERY``."""
+    if not account.email or not throttle.once_per("postbox-" + throttle.mail_key(account.email),
+                                                  NOTIFY_AT_MOST_EVERY):
         return
     with force_locale(account.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = _("New message in your postbox")
@@ -324,18 +330,21 @@ def unread_count(account_id: int) -> int:
 
 
 def timelines(account_id: int, level: str | None, limit: int = 500) -> list[dict]:
-    """Status updates (and notices) grouped by reference: one timeline per application.
+    """Status updates (and notices) grouped by sender and reference: one timeline per application.
 
     Built only from the messages ``level`` opens: reference, status and kind are what a
     locked message withholds, so a locked entry must not show (nor set the current state).
+    A reference is the sending portal's own: grouped by it alone, another portal's message with
+    the same number joined the application and, being newer, set its sender and current state.
     """
     rows = (Message.query.filter(Message.account_id == account_id, Message.deleted_at.is_(None),
                                  Message.reference.is_not(None), _opened_by(level))
             .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit).all())
-    groups: dict[str, dict] = {}
+    groups: dict[tuple, dict] = {}
     for row in rows:
-        group = groups.setdefault(row.reference, {"reference": row.reference, "sender": row.sender_name,
-                                                  "entries": [], "current": None})
+        group = groups.setdefault((row.sender_client_id, row.reference),
+                                  {"reference": row.reference, "sender": row.sender_name, "entries": [],
+                                   "current": None})
         group["entries"].append(row)
         if group["current"] is None and row.status:
             group["current"] = row.status

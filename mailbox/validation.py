@@ -54,11 +54,18 @@ _PATH_SEPARATORS = re.compile(r"[/\\]")
 _FILENAME_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
+_NO_PATHS = "A file name of 1 to 255 characters, without paths."
+
+
 def _filename_problem(filename) -> str | None:
     """Why ``filename`` cannot be a file name as written, or ``None``."""
-    if not isinstance(filename, str) or not filename.strip() or len(filename) > MAX_FILENAME \
-            or _PATH_SEPARATORS.search(filename) or filename in (".", ".."):
-        return "A file name of 1 to 255 characters, without paths."
+    if not isinstance(filename, str) or not filename.strip() or len(filename) > MAX_FILENAME:
+        return _NO_PATHS
+    # As written, and in the NFKD form from which werkzeug builds a download's plain ASCII
+    # ``filename=``: there U+FF0F and U+FE68 become "/" and "\\", and "．．" becomes "..".
+    for form in (filename, unicodedata.normalize("NFKD", filename)):
+        if _PATH_SEPARATORS.search(form) or form in (".", ".."):
+            return _NO_PATHS
     if any(unicodedata.category(ch) in _FILENAME_BAD_CATEGORIES for ch in filename):
         return ("A file name must not hold control characters, format characters (such as bidirectional "
                 "overrides) or line separators.")

@@ -108,8 +108,11 @@ def download(message_id, number):
     if found is None:
         abort(404)
     filename, content_type, content = found
-    return send_file(BytesIO(content), mimetype=content_type, as_attachment=True, download_name=filename,
-                     max_age=0)
+    response = send_file(BytesIO(content), mimetype=content_type, as_attachment=True, download_name=filename)
+    # A notice must not stay in the browser's cache on a shared computer (send_file sets its own
+    # Cache-Control, so the pages' default no-store would not be added).
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/<message_id>/delete", methods=["GET"])
