@@ -364,9 +364,15 @@ def is_own_account(staff: StaffMember, account: Account) -> bool:
 
 
 def view_check(staff: StaffMember, check: IdentityCheck) -> None:
-    """Record that ``staff`` saw the check's personal data; refuse their own account."""
+    """Record that ``staff`` saw the check's personal data; refuse their own account, and a check no
+    longer open: a check page looked up once showed the citizen's data for the whole staff session,
+    also after the citizen withdrew the code or it expired."""
     if is_own_account(staff, check.account):
         raise OwnAccount()
+    if check.status != "open":
+        raise CodeUsed()
+    if check.expires_at <= utcnow():
+        raise CodeExpired()
     audit.append(staff, "view", check.account_id, f"check:{check.id}")
 
 
@@ -451,6 +457,12 @@ def _one_confirmation_of_the_document_at_a_time(doc_hash: str) -> None:
         db.session.execute(select(func.pg_advisory_xact_lock(int(doc_hash[:15], 16))))
 
 
+def _document_on_own_account(staff: StaffMember, verification: Verification) -> bool:
+    others = Verification.query.filter(Verification.document_hash == verification.document_hash,
+                                       Verification.id != verification.id, Verification.status != "rejected")
+    return any(is_own_account(staff, other.account) for other in others)
+
+
 def _claim(verification: Verification, expected: str, new: str, refusal) -> None:
     """Move ``verification`` from ``expected`` to ``new`` by a conditional UPDATE, before anything else.
 
@@ -519,8 +531,14 @@ def _require_may_decide(staff: StaffMember, verification: Verification) -> None:
     _require_admin_of(staff, verification)
     if verification.status != "held":
         raise InvalidInput(_NOT_WAITING)
-    if is_own_account(staff, verification.account):
+    if is_own_account(staff, verification.account) or _document_on_own_account(staff, verification):
+        # A hold is about two accounts: an admin whose own account carries the document clears
+        # nothing (one ID card would confirm two accounts, nobody else having looked).
         raise OwnAccount()
+    if verification.document_expires_on < today():
+        # As at the counter: the document must be valid when the identity is confirmed (approving
+        # would also supersede a newer, valid confirmation of the account).
+        raise DocumentExpired()
     if verification.staff_id == staff.id:
         # A hold means one document on two accounts: the clerk who saw it cannot also clear it.
         events.record("trust:verification:decision_refused", verification.account_id,

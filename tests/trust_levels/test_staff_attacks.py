@@ -1,0 +1,152 @@
+"""The Bürgerbüro seen by an attacker: the audit chain and its export, held decisions, opened checks.
+
+Each test states the secure behaviour; each failed before its fix (a review found them).
+"""
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import text
+from trust_levels.helpers import confirm_check, look_up, request_check
+
+from buergerkonto.idp import crypto
+from buergerkonto.idp.extensions import db
+from buergerkonto.idp.hooks import proofing_level
+from buergerkonto.idp.models import Account
+from buergerkonto.trust_levels import audit
+from buergerkonto.trust_levels.models import AuditEntry, Verification
+from support.plugin import sign_in
+
+
+def _activity(citizen, office, make_staff):
+    code = request_check(citizen)
+    staff = make_staff(office["id"])
+    look_up(staff, "ZZZZ-ZZZZ")
+    assert confirm_check(staff, code).status_code == 200
+    return staff
+
+
+# --- audit chain ---------------------------------------------------------------------------------
+
+
+def test_a_forged_entry_outside_the_chain_is_found_by_verify(app, runner, citizen, office, make_staff):
+    """Someone with database access adds an entry at seq 0 (or below): it shows on the office's
+    audit page and in its CSV export as a staff action, so ``audit verify`` must not call the log intact."""
+    staff = _activity(citizen, office, make_staff)
+    with app.app_context():
+        first = AuditEntry.query.filter_by(seq=1).one()
+        db.session.execute(text(
+            "INSERT INTO trust_audit (seq, created_at, office_id, staff_id, action, account_id, object_ref, "
+            "details, prev_hash, entry_hash) VALUES (0, :created, :office, :staff, 'view', 4242, "
+            "'verification:framed', NULL, :prev, :hash)"),
+            {"created": first.created_at, "office": office["id"], "staff": staff.staff["id"],
+             "prev": audit.GENESIS, "hash": "f" * 64})
+        db.session.commit()
+    # The forged row is shown to the office as a real staff action ...
+    page = staff.get("/staff/audit").get_data(as_text=True)
+    assert "verification:framed" in page
+    # ... and verify must notice it.
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1, result.output
+
+
+def test_the_csv_export_can_be_checked_against_its_own_hashes(app, citizen, office, make_staff):
+    """audit.office_csv: "hashes included, so an export can be checked later". With the key, each row's
+    entry_hash must be recomputable from the row; created_at is cut to seconds, so none is."""
+    _activity(citizen, office, make_staff)
+    admin = make_staff(office["id"], role="office-admin")
+    response = admin.submit("/staff/audit", {}, selector="form[action='/staff/audit.csv']")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert rows
+    with app.app_context():
+        key = crypto.derive_key("trust-audit-chain")
+    with app.app_context():
+        stored = {str(e.seq): e.created_at for e in AuditEntry.query.all()}
+    mismatched, with_stored_time = [], []
+    for row in rows:
+        created = datetime.fromisoformat(row["created_at"].rstrip("Z"))
+        body = {
+            "seq": int(row["seq"]),
+            "created_at": created.isoformat(timespec="microseconds"),
+            "office_id": int(row["office_id"]),
+            "staff_id": int(row["staff_id"]),
+            "action": row["action"],
+            "account_id": int(row["account_id"]) if row["account_id"] else None,
+            "object_ref": row["object_ref"] or None,
+            "details": json.loads(row["details"]),
+            "prev_hash": row["prev_hash"],
+        }
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if hmac.new(key, canonical, hashlib.sha256).hexdigest() != row["entry_hash"]:
+            mismatched.append(row["seq"])
+        # Sanity: with the database's own created_at (microseconds kept) the same row does match.
+        body["created_at"] = stored[row["seq"]].isoformat(timespec="microseconds")
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if hmac.new(key, canonical, hashlib.sha256).hexdigest() == row["entry_hash"]:
+            with_stored_time.append(row["seq"])
+    assert with_stored_time == [r["seq"] for r in rows]  # the reconstruction itself is right
+    assert mismatched == [], f"rows whose hash cannot be checked from the export: {mismatched}"
+
+
+# --- held decisions ------------------------------------------------------------------------------
+
+
+def _level(app, email):
+    with app.app_context(), app.test_request_context():
+        account = Account.query.filter_by(email=email).one()
+        return proofing_level(account)
+
+
+def test_approving_a_held_case_with_an_expired_document_is_refused(app, office, make_staff, make_account,
+                                                                   new_browser):
+    """An expired document cannot confirm an identity (confirm refuses it); a held case decided after
+    the document expired must be refused too, and must not supersede the account's live confirmation."""
+    clerk = make_staff(office["id"])
+    first, second = make_account(), make_account()
+    browsers = {}
+    for account in (first, second):
+        browser = new_browser()
+        sign_in(browser, account["email"], account["password"])
+        browsers[account["email"]] = browser
+        assert confirm_check(clerk, request_check(browser), number="T22000129").status_code == 200
+    with app.app_context():
+        held = Verification.query.filter_by(status="held").one()
+        public_id = held.public_id
+    # Meanwhile the second citizen shows a new passport and is confirmed with it.
+    code = request_check(browsers[second["email"]])
+    assert confirm_check(clerk, code, number="C01X00T47", doc_type="passport").status_code == 200
+    assert _level(app, second["email"]) == "substantial"
+    with app.app_context():
+        held = Verification.query.filter_by(public_id=public_id).one()
+        held.document_expires_on = date.today() - timedelta(days=1)
+        db.session.commit()
+
+    admin = make_staff(office["id"], role="office-admin")
+    response = admin.submit(f"/staff/verifications/{public_id}", {"decision": "approve"},
+                            selector="form[action$='/decide']")
+    with app.app_context():
+        statuses = {v.public_id == public_id: v.status for v in Verification.query.filter_by(
+            account_id=Account.query.filter_by(email=second["email"]).one().id)}
+    level = _level(app, second["email"])
+    assert response.status_code == 400 and statuses[True] == "held", (response.status_code, statuses)
+    assert statuses[False] == "confirmed" and level == "substantial", (statuses, level)
+
+
+# --- opened checks -------------------------------------------------------------------------------
+
+
+def test_a_withdrawn_code_no_longer_opens_the_citizens_data(app, citizen, office, make_staff):
+    """The clerk looked the code up; the citizen then withdrew it. The check page must not keep showing
+    the citizen's data to that browser for the rest of the staff session."""
+    code = request_check(citizen)
+    staff = make_staff(office["id"])
+    check_url = look_up(staff, code).headers["Location"]
+    assert staff.get(check_url).status_code == 200
+    response = citizen.submit("/account/identity/cancel", {}, selector="form[action$='/cancel']")
+    assert response.status_code == 302
+    page = staff.get(check_url)
+    assert "Mustermann" not in page.get_data(as_text=True), page.status_code
