@@ -52,8 +52,12 @@ def _iso(moment) -> str:
 
 
 def full_object(verification) -> dict:
-    """The complete ``verified_claims`` object for one verification record."""
-    verified_at = _iso(verification.verified_at)
+    """The complete ``verified_claims`` object for one verification record.
+
+    Its times are when the document was checked at the counter (``created_at``): a held case approved
+    weeks later was no fresher check of the document (the same moment as ``verified_at`` otherwise).
+    """
+    verified_at = _iso(verification.created_at)
     return {
         "verification": {
             "trust_framework": current_app.config["TRUST_FRAMEWORK"],
@@ -105,7 +109,7 @@ def _framework_matches(request_verification: dict) -> bool:
 def _fresh_enough(request_verification: dict, verification) -> bool:
     wanted = request_verification.get("time")
     if isinstance(wanted, dict) and isinstance(wanted.get("max_age"), int):
-        return epoch(utcnow()) - epoch(verification.verified_at) <= wanted["max_age"]
+        return epoch(utcnow()) - epoch(verification.created_at) <= wanted["max_age"]
     return True
 
 

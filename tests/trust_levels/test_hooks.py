@@ -99,7 +99,8 @@ def test_max_age_on_verification_time(app, verified):
     email = verified.account["email"]
     with app.app_context():
         record = Verification.query.one()
-        record.verified_at = record.verified_at.replace(year=record.verified_at.year - 2)
+        record.created_at = record.created_at.replace(year=record.created_at.year - 2)  # checked two years ago
+        record.verified_at = record.created_at
         db.session.commit()
     assert _claims(app, email, {"verification": {"trust_framework": None, "time": {"max_age": 86400}},
                                 "claims": {"given_name": None}}) == []

@@ -15,7 +15,7 @@ from trust_levels.helpers import confirm_check, look_up, request_check
 
 from buergerkonto.idp import crypto
 from buergerkonto.idp.extensions import db
-from buergerkonto.idp.hooks import proofing_level
+from buergerkonto.idp.hooks import hooks, proofing_level
 from buergerkonto.idp.models import Account
 from buergerkonto.trust_levels import audit
 from buergerkonto.trust_levels.models import AuditEntry, Verification
@@ -137,6 +137,32 @@ def test_approving_a_held_case_with_an_expired_document_is_refused(app, office, 
 
 
 # --- opened checks -------------------------------------------------------------------------------
+
+
+def test_a_late_approval_does_not_make_the_document_check_look_fresh(app, office, make_staff, make_account,
+                                                                     new_browser):
+    """The document was seen at the counter when the check was recorded; evidence ``time`` (and
+    ``max_age``) must refer to then, not to the day an admin cleared the hold weeks later."""
+    clerk = make_staff(office["id"])
+    first, second = make_account(), make_account()
+    for account in (first, second):
+        browser = new_browser()
+        sign_in(browser, account["email"], account["password"])
+        assert confirm_check(clerk, request_check(browser), number="T22000129").status_code == 200
+    with app.app_context():
+        held = Verification.query.filter_by(status="held").one()
+        public_id = held.public_id
+        held.created_at = held.created_at - timedelta(days=60)  # seen at the counter 60 days ago
+        db.session.commit()
+    admin = make_staff(office["id"], role="office-admin")
+    assert admin.submit(f"/staff/verifications/{public_id}", {"decision": "approve"},
+                        selector="form[action$='/decide']").status_code == 302
+    with app.app_context(), app.test_request_context():
+        account = Account.query.filter_by(email=second["email"]).one()
+        wanted = {"verification": {"time": {"max_age": 30 * 86400}, "evidence": None},
+                  "claims": {"given_name": None}}
+        released = hooks().verified_claims[0](account, None, wanted)
+    assert released == [], f"a 60-day-old document check released under max_age=30d: {released}"
 
 
 def test_a_withdrawn_code_no_longer_opens_the_citizens_data(app, citizen, office, make_staff):
