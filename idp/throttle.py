@@ -18,6 +18,7 @@ from . import crypto
 from .extensions import client_network, db
 from .models import ThrottleCounter
 from .timeutil import utcnow
+from .upsert import insert_or_update_where
 
 
 class Throttled(Exception):
@@ -56,17 +57,13 @@ def ration(key: str) -> bool:
 def once_per(key: str, period: timedelta) -> bool:
     """``True`` at most once per ``period`` for ``key``: for a notice worth one mail, not one per event.
 
-    The first call locks the key for ``period``; calls while it is locked are ``False`` and write
-    nothing (one read each).
+    The first call locks the key for ``period``; calls while it is locked are ``False`` and change
+    nothing. One statement (an insert, or an update of a counter whose lock is over), race included.
     """
-    try:
-        check(key)
-    except Throttled:
-        return False
     now = utcnow()
-    _increment(key, now, _stale_before(now)).locked_until = now + period
-    db.session.flush()
-    return True
+    table = ThrottleCounter.__table__
+    return insert_or_update_where(ThrottleCounter, or_(table.c.locked_until.is_(None), table.c.locked_until <= now),
+                                  key=key, failures=1, last_failure_at=now, locked_until=now + period)
 
 
 def _free_failures(key: str) -> int:

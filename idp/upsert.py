@@ -26,6 +26,19 @@ def insert_unless_present(model, **values) -> bool:
     return db.session.execute(statement, values).first() is not None
 
 
+def insert_or_update_where(model, condition, **values) -> bool:
+    """Insert a ``model`` row, or set an existing one (same unique key) to ``values`` where
+    ``condition`` holds of it; True when a row was written. One statement, race included."""
+    table = model.__table__
+    keys = [column.name for column in table.primary_key.columns]
+    statement = (_INSERT[db.session.get_bind().dialect.name](table).values(**values)
+                 .on_conflict_do_update(index_elements=keys,
+                                        set_={name: value for name, value in values.items() if name not in keys},
+                                        where=condition)
+                 .returning(literal_column("1")))
+    return db.session.execute(statement).first() is not None
+
+
 def insert_unless_present_now(model, **values) -> bool:
     """As ``insert_unless_present``, but on the driver and committed at once (``idp.direct_sql``),
     whatever the request does afterwards: for a row that is a fact by itself (an accepted
