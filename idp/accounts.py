@@ -279,8 +279,13 @@ def confirm_identity(account: Account, password: str | None, ip_address: str | N
     Without this, whoever held such an account's session, however old, could delete it."""
     if account.password_hash:
         verify_current_password(account, password, ip_address)
-    elif signed_in_at is None or utcnow() - signed_in_at > RECENT_SIGN_IN:
+    elif not signed_in_recently(signed_in_at):
         raise SignInAgain()
+
+
+def signed_in_recently(signed_in_at) -> bool:
+    """Whether a sign-in at ``signed_in_at`` is recent enough to stand in for the password."""
+    return signed_in_at is not None and utcnow() - signed_in_at <= RECENT_SIGN_IN
 
 
 def verify_current_password(account: Account, password: str, ip_address: str | None) -> None:

@@ -10,7 +10,6 @@ from .extensions import db
 from .forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, EmptyForm,
                     PasswordConfirmForm, ProfileForm, TotpEnableForm)
 from .models import WebSession
-from .timeutil import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 bp.add_app_template_filter(devices.describe, "device")
@@ -175,7 +174,7 @@ def totp_setup():
 def _identity_confirmation_needed(record: WebSession) -> bool:
     """Whoever holds a session must not bind their own authenticator to the account (and take its
     recovery codes) unless they signed in just now or know the password (ASVS V7.5.1)."""
-    return record.authenticated_at is None or utcnow() - record.authenticated_at > accounts.RECENT_SIGN_IN
+    return not accounts.signed_in_recently(record.authenticated_at)
 
 
 def _identity_confirmed(account, form) -> bool:

@@ -552,8 +552,6 @@ def revoke(staff: StaffMember, verification: Verification, reason: str) -> None:
     reason = (reason or "").strip()
     if len(reason) < 10:
         raise InvalidInput(_l("Please give a reason of at least 10 characters."))
-    if verification.status != "confirmed":
-        raise InvalidInput(_ONLY_CONFIRMED)
     _claim(verification, "confirmed", "revoked", _ONLY_CONFIRMED)
     verification.revoked_at = utcnow()
     verification.revoked_by_id = staff.id
