@@ -4,12 +4,12 @@ Each round prepares the forms, then releases the requests together with a barrie
 browser. A round that goes wrong is counted; before the fixes most rounds of the link tests did.
 """
 
-import threading
 import unicodedata
 
 import pytest
 
 from support.browser import Browser
+from support.races import race
 
 from .conftest import PASSWORD
 
@@ -20,27 +20,6 @@ ROUNDS = 8
 def _postgres_only(database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("races are shown on PostgreSQL")
-
-
-def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-    errors = []
-
-    def run(i, fn):
-        try:
-            barrier.wait(10)
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
 
 
 def _prepared_form(browser, url, data, selector="form[method=post]"):
@@ -69,7 +48,7 @@ def test_a_reset_link_used_twice_at_once_sets_one_password(app, smtp, make_accou
             password = f"Neues-Passwort-{n}-{i}-Reset"
             posts.append(_prepared_form(Browser(app.test_client()), link,
                                         {"password": password, "password_repeat": password}))
-        results = _race(*posts)
+        results = race(*posts)
         ok = [r for r in results if r.status_code == 302]
         resets = [t for t in database.tags(account["id"]) if t == "account:password:reset"]
         if len(ok) > 1:
@@ -90,7 +69,7 @@ def test_the_same_address_registered_twice_at_once_gives_one_account(app, smtp, 
         posts = [_prepared_form(Browser(app.test_client()), "/register",
                                 {"email": address, "name": "", "password": PASSWORD, "password_repeat": PASSWORD})
                  for address in pair]
-        results = _race(*posts)
+        results = race(*posts)
         statuses = [r.status_code for r in results]
         rows = database.rows("SELECT email FROM account WHERE lower(email) LIKE :p", p=f"%{n}@%")
         rows = [r for r in rows if unicodedata.normalize("NFC", r["email"]).startswith(
@@ -110,7 +89,7 @@ def test_a_confirmation_link_opened_twice_at_once_confirms_once(app, smtp, datab
         assert register().status_code == 302
         link = smtp.link(address, "/confirm-email/")
         path = "/" + link.split("/", 3)[3]
-        results = _race(*(lambda: app.test_client().get(path) for _ in range(2)))
+        results = race(*(lambda: app.test_client().get(path) for _ in range(2)))
         account = database.account(address)
         verified = [t for t in database.tags(account["id"]) if t == "account:email:verified"]
         if sum(r.status_code == 200 for r in results) > 1 or len(verified) > 1:

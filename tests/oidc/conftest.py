@@ -7,8 +7,10 @@ code and verifies the ID token with joserfc against the published JWKS.
 author; deprecations fail this suite.)
 """
 
+import pyotp
 import pytest
 
+from support.plugin import enable_totp
 from support.relying_party import ISSUER, REDIRECT, LogoutReceiver, RelyingParty, pkce_pair, query_of  # noqa: F401 - used by the tests here
 
 
@@ -56,3 +58,15 @@ def receiver():
     server = LogoutReceiver()
     yield server
     server.stop()
+
+
+def substantial_offline_tokens(rp, browser, app, citizen, scope="openid offline_access") -> dict:
+    """The citizen steps up with a second factor for ``acr`` substantial and the portal redeems the
+    code (consenting where asked): its token response, offline access included."""
+    secret = enable_totp(app, citizen["id"])
+    response = browser.get(rp.authorize_url(scope, acr_values="http://eidas.europa.eu/LoA/substantial"))
+    done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
+    page = browser.follow(done)
+    if rp.is_consent_page(page):
+        page = rp.decide(page, "allow")
+    return rp.redeem(rp.callback(page)["code"]).get_json()

@@ -7,6 +7,8 @@ import pytest
 
 from support.plugin import enable_totp
 
+from .conftest import substantial_offline_tokens
+
 LOW = "http://eidas.europa.eu/LoA/low"
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 HIGH = "http://eidas.europa.eu/LoA/high"
@@ -119,12 +121,6 @@ def test_unknown_essential_acr_is_unmet(rp, citizen):
 
 
 def test_refresh_keeps_stepped_up_acr(rp, browser, citizen, app, proofed_substantial):
-    secret = enable_totp(app, citizen["id"])
-    response = browser.get(rp.authorize_url("openid offline_access", acr_values=SUBSTANTIAL))
-    done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
-    page = browser.follow(done)
-    if rp.is_consent_page(page):
-        page = rp.decide(page, "allow")
-    tokens = rp.redeem(rp.callback(page)["code"]).get_json()
+    tokens = substantial_offline_tokens(rp, browser, app, citizen)
     refreshed = rp.refresh(tokens["refresh_token"]).get_json()
     assert rp.id_token(refreshed["id_token"], nonce=False)["acr"] == SUBSTANTIAL

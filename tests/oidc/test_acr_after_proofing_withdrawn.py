@@ -13,10 +13,9 @@ to ``low`` in exactly these two cases (``trust_levels.service.live_verification`
 
 import json
 
-import pyotp
 import pytest
 
-from support.plugin import enable_totp
+from .conftest import substantial_offline_tokens
 
 LOW = "http://eidas.europa.eu/LoA/low"
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
@@ -30,14 +29,8 @@ def proofing(app):
     return state
 
 
-def _substantial_offline_grant(rp, browser, app, citizen):
-    secret = enable_totp(app, citizen["id"])
-    response = browser.get(rp.authorize_url("openid offline_access", acr_values=SUBSTANTIAL))
-    done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
-    page = browser.follow(done)
-    if rp.is_consent_page(page):
-        page = rp.decide(page, "allow")
-    tokens = rp.redeem(rp.callback(page)["code"]).get_json()
+def _substantial_offline_grant(rp, browser, app, citizen, scope="openid offline_access"):
+    tokens = substantial_offline_tokens(rp, browser, app, citizen, scope)
     assert rp.id_token(tokens["id_token"])["acr"] == SUBSTANTIAL
     return tokens
 
@@ -71,13 +64,7 @@ def test_postbox_level_gate_after_the_proofing_was_withdrawn(rp, browser, citize
     """The postbox API gates each message by the token's ``acr`` (``mailbox.api._level``): a refreshed
     token keeps opening ``substantial`` notices for the refresh token's 30 days, while the citizen's own
     postbox page in the same session already locks them."""
-    secret = enable_totp(app, citizen["id"])
-    response = browser.get(rp.authorize_url("openid postbox.read offline_access", acr_values=SUBSTANTIAL))
-    done = browser.submit(response.headers["Location"], {"code": pyotp.TOTP(secret).now()})
-    page = browser.follow(done)
-    if rp.is_consent_page(page):
-        page = rp.decide(page, "allow")
-    tokens = rp.redeem(rp.callback(page)["code"]).get_json()
+    tokens = _substantial_offline_grant(rp, browser, app, citizen, "openid postbox.read offline_access")
     sub = rp.id_token(tokens["id_token"])["sub"]
     send_token = rp.http.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "postbox.send"},
                               headers=rp.basic_auth()).get_json()["access_token"]

@@ -5,9 +5,9 @@ when a replay is detected the grant is revoked, the winner's tokens included. A 
 or the citizen withdrawing consent) running beside a refresh must end the pair the refresh makes.
 """
 
-import threading
-
 import pytest
+
+from support.races import race
 
 ROUNDS = 8
 
@@ -16,27 +16,6 @@ ROUNDS = 8
 def _postgres_only(database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("races are shown on PostgreSQL")
-
-
-def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-    errors = []
-
-    def run(i, fn):
-        try:
-            barrier.wait(10)
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
 
 
 def _post_token(app, rp, data):
@@ -55,7 +34,7 @@ def test_a_code_redeemed_twice_at_once_never_leaves_a_valid_token(app, rp, citiz
         code = rp.code("openid offline_access")
         data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
                 "code_verifier": rp.verifier}
-        results = _race(*(lambda: _post_token(app, rp, data) for _ in range(3)))
+        results = race(*(lambda: _post_token(app, rp, data) for _ in range(3)))
         ok = [r.get_json() for r in results if r.status_code == 200]
         statuses = sorted(r.status_code for r in results)
         if len(ok) > 1:
@@ -74,7 +53,7 @@ def test_a_refresh_token_rotated_twice_at_once_never_leaves_a_valid_token(app, r
     tokens = rp.tokens("openid offline_access")
     for n in range(ROUNDS):
         data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-        results = _race(*(lambda: _post_token(app, rp, data) for _ in range(3)))
+        results = race(*(lambda: _post_token(app, rp, data) for _ in range(3)))
         ok = [r.get_json() for r in results if r.status_code == 200]
         statuses = sorted(r.status_code for r in results)
         if len(ok) > 1:
@@ -112,7 +91,7 @@ def test_revoking_a_refresh_token_while_it_is_being_rotated_ends_the_new_pair_to
         def do_revoke():
             return app.test_client().post("/oauth/revoke", data=revoke, headers=rp.basic_auth())
 
-        refreshed, revoked = _race(lambda: _post_token(app, rp, refresh), do_revoke)
+        refreshed, revoked = race(lambda: _post_token(app, rp, refresh), do_revoke)
         assert revoked.status_code == 200
         outcome = _outcome_after(rp, refreshed)
         if outcome and any(outcome):
@@ -136,7 +115,7 @@ def test_withdrawing_consent_while_the_portal_refreshes_ends_offline_access(app,
         form = Browser.soup(page).select_one("form[action*='/account/consents/']")
         data = {el["name"]: el.get("value", "") for el in form.select("input[name]")}
         refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
-        refreshed, withdrawn = _race(lambda: _post_token(app, rp, refresh),
+        refreshed, withdrawn = race(lambda: _post_token(app, rp, refresh),
                                      lambda: browser.client.post(form["action"], data=data))
         assert withdrawn.status_code == 302
         outcome = _outcome_after(rp, refreshed)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pyotp
 
 from support.browser import Browser
+from support.plugin import sign_in
 
 # The page's main form (the staff navigation has a small sign-out form of class ``inline``).
 FORM = "form[method=post]:not(.inline)"
@@ -72,3 +73,12 @@ def confirm_check(staff: Browser, code: str, **fields):
     assert response.status_code == 302, response.get_data(as_text=True)[:1500]
     check_url = response.headers["Location"]
     return staff.submit(check_url, document(**fields), selector=FORM)
+
+
+def confirm_one_document_for(clerk: Browser, new_browser, accounts, number: str) -> None:
+    """Each account signs in and asks for a check; ``clerk`` confirms every one with the same document.
+    The first is confirmed, those after it are held (the document is on another account)."""
+    for account in accounts:
+        browser = new_browser()
+        assert sign_in(browser, account["email"], account["password"]).status_code == 302
+        assert confirm_check(clerk, request_check(browser), number=number).status_code == 200

@@ -3,11 +3,10 @@
 Each test states the secure behaviour; each failed before its fix (a review found them).
 """
 
-from trust_levels.helpers import confirm_check, look_up, request_check
+from trust_levels.helpers import confirm_one_document_for, look_up, request_check
 
 from buergerkonto.idp.extensions import db
 from buergerkonto.trust_levels.models import Verification
-from support.plugin import sign_in
 
 
 def test_an_admin_cannot_clear_a_hold_over_the_document_on_their_own_account(app, office, make_staff,
@@ -18,10 +17,7 @@ def test_an_admin_cannot_clear_a_hold_over_the_document_on_their_own_account(app
     admin = make_staff(office["id"], role="office-admin", citizen_account=own["uuid"])
     colleague = make_staff(office["id"])
     second = make_account()
-    for account in (own, second):
-        browser = new_browser()
-        sign_in(browser, account["email"], account["password"])
-        assert confirm_check(colleague, request_check(browser), number="T22000129").status_code == 200
+    confirm_one_document_for(colleague, new_browser, (own, second), "T22000129")
     with app.app_context():
         held = Verification.query.filter_by(status="held").one()
         public_id = held.public_id

@@ -5,12 +5,12 @@ with a barrier, each from its own browser (own test client, own cookies) on Post
 that goes wrong is counted; before the fixes most rounds of each test did.
 """
 
-import threading
 from collections import Counter
 
 import pytest
 
 from support.browser import Browser
+from support.races import race
 from support.plugin import sign_in
 from trust_levels.helpers import FORM, document, look_up, request_check
 
@@ -24,28 +24,6 @@ ROUNDS = 8
 def _postgres_only(database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("races are shown on PostgreSQL")
-
-
-def _race(*posts):
-    """Run the zero-argument callables at once; return their results in order."""
-    barrier = threading.Barrier(len(posts))
-    results = [None] * len(posts)
-    errors = []
-
-    def run(i, fn):
-        try:
-            barrier.wait(10)
-            results[i] = fn()
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(posts)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return results
 
 
 def _prepared_confirm(staff: Browser, code: str, **fields):
@@ -81,7 +59,7 @@ def test_one_document_confirmed_on_two_accounts_at_once_holds_the_second(app, of
         (_, code_1), (_, code_2) = (_citizen_code(new_browser, make_account) for _ in range(2))
         post_a = _prepared_confirm(clerk_a, code_1, number=number)
         post_b = _prepared_confirm(clerk_b, code_2, number=number)
-        a, b = _race(post_a, post_b)
+        a, b = race(post_a, post_b)
         assert a.status_code == 200 and b.status_code == 200
         with app.app_context():
             doc_hash = service.document_hash("DEU", number)
@@ -125,7 +103,7 @@ def test_a_held_verification_decided_by_two_admins_at_once_gets_one_decision(app
         public_id = _held_verification(app, clerk_a, clerk_b, new_browser, make_account, f"H{n:02d}R00129")
         approve = _prepared_decision(admin_1, public_id, "approve")
         reject = _prepared_decision(admin_2, public_id, "reject")
-        a, r = _race(approve, reject)
+        a, r = race(approve, reject)
         with app.app_context():
             record = Verification.query.filter_by(public_id=public_id).one()
             ref = f"verification:{public_id}"
@@ -158,7 +136,7 @@ def test_a_confirmation_revoked_by_two_admins_at_once_is_revoked_once(app, offic
             token = form.select_one("input[name=csrf_token]")["value"]
             posts.append(lambda admin=admin, form=form, token=token: admin.post(
                 form["action"], data={"csrf_token": token, "reason": "Dokument war gefälscht, Polizei informiert"}))
-        results = _race(*posts)
+        results = race(*posts)
         with app.app_context():
             revokes = AuditEntry.query.filter_by(object_ref=f"verification:{public_id}", action="revoke").count()
         if revokes > 1:
@@ -178,7 +156,7 @@ def test_one_check_code_confirmed_by_two_clerks_at_once_gives_one_verification(a
         account, code = _citizen_code(new_browser, make_account)
         post_a = _prepared_confirm(clerk_a, code, number=f"S{n:02d}R00129")
         post_b = _prepared_confirm(clerk_b, code, number=f"S{n:02d}R00129")
-        results = _race(post_a, post_b)
+        results = race(post_a, post_b)
         with app.app_context():
             count = Verification.query.filter_by(
                 document_hash=service.document_hash("DEU", f"S{n:02d}R00129")).count()

@@ -11,7 +11,7 @@ import json
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
-from trust_levels.helpers import confirm_check, look_up, request_check
+from trust_levels.helpers import confirm_check, confirm_one_document_for, look_up, request_check
 
 from buergerkonto.idp import crypto
 from buergerkonto.idp.extensions import db
@@ -145,10 +145,7 @@ def test_a_late_approval_does_not_make_the_document_check_look_fresh(app, office
     ``max_age``) must refer to then, not to the day an admin cleared the hold weeks later."""
     clerk = make_staff(office["id"])
     first, second = make_account(), make_account()
-    for account in (first, second):
-        browser = new_browser()
-        sign_in(browser, account["email"], account["password"])
-        assert confirm_check(clerk, request_check(browser), number="T22000129").status_code == 200
+    confirm_one_document_for(clerk, new_browser, (first, second), "T22000129")
     with app.app_context():
         held = Verification.query.filter_by(status="held").one()
         public_id = held.public_id
