@@ -115,12 +115,12 @@ def seed_portal_clients(state: dict, portals: list[dict]) -> None:
         if row is None:
             row, secret = clients.create_client(portal["NAME"], uris["redirect_uris"],
                                                 uris["post_logout_redirect_uris"],
-                                                uris["backchannel_logout_uri"])
+                                                uris["backchannel_logout_uri"], municipality=portal["NAME"])
             known[portal["key"]] = {"client_id": row.client_id, "client_secret": secret}
         else:
-            metadata = dict(row.client_metadata)
-            if any(metadata.get(k) != v for k, v in uris.items()):
-                row.set_client_metadata(metadata | uris)
+            metadata, wanted = dict(row.client_metadata), uris | {"municipality": portal["NAME"]}
+            if any(metadata.get(k) != v for k, v in wanted.items()):
+                row.set_client_metadata(metadata | wanted)
 
 
 def portal_app(app, portal: dict, issuer: str, state: dict, folder: str | None = None):

@@ -34,8 +34,11 @@ def account_key(identifier: str) -> str:
     return "acct:" + crypto.keyed_hash(identifier, "throttle")[:40]
 
 
-def ip_key(address: str | None) -> str:
-    return "ip:" + client_network(address or "")
+def ip_key(address: str | None, purpose: str | None = None) -> str:
+    """Throttle key for the client's network; a ``purpose`` keeps its own count there (still an
+    ``ip:`` key, with that quota): the Bürgerbüro's mistyped codes must not lock the town hall's
+    network out of signing in."""
+    return "ip:" + (f"{purpose}:" if purpose else "") + client_network(address or "")
 
 
 def mail_key(address: str) -> str:

@@ -95,7 +95,10 @@ SEND = {
                       "description": "The citizen's `sub` as the sending portal knows it (pairwise, or public "
                                      "for portals registered so). Only a citizen who signed in at this portal "
                                      "(pairwise: at a portal of its sector) can be addressed; else 400."},
-        "subject": {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT},
+        "subject": {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT,
+                    "description": "One line: no control characters, and no bidirectional embeddings, overrides "
+                                   "or isolates (U+202A–U+202E, U+2066–U+2069), which would reorder the "
+                                   "sentences pages show it in. The same holds for `reference`."},
         "body": {"type": "string", "description": "Plain text, at most 64 KiB (UTF-8)."},
         "kind": {"type": "string", "enum": list(KINDS), "default": "notice"},
         "reference": {"type": "string", "minLength": 1, "maxLength": MAX_REFERENCE,

@@ -47,6 +47,10 @@ LANGUAGE_PATTERN = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$"  #
 MAX_LANGUAGE = 12  # the longest tag it allows ("abc-Abcd-123"); the column holds 35, as RFC 5646 4.4.1 advises
 DEFAULT_LANGUAGE = "de"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Never in a one-line field (subject, reference): bidirectional embeddings, overrides and isolates. A
+# subject is shown inside sentences ("The message “…” from Stadt Leer will be deleted"); an override
+# there reorders the words after it, the sender's name among them. Right-to-left text needs none of them.
+_BIDI_FORMATTING = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 # Never in a file name: controls (C0 and C1), format characters (bidirectional overrides and isolates
 # show "Bescheid\u202efdp.cmd" as "Bescheiddmc.pdf"; zero-width ones hide), surrogates, and line and
@@ -157,7 +161,8 @@ def _text(data, name, errors, required=False, max_len=None, max_bytes=None, allo
     if max_bytes is not None and len(value.encode("utf-8", "surrogatepass")) > max_bytes:
         errors.append(_error(f"/{name}", f"'{name}' is longer than {max_bytes} bytes."))
         return None
-    bad = _CONTROL.search(value) if allow_newlines else re.search(r"[\x00-\x1f\x7f]", value)
+    bad = _CONTROL.search(value) if allow_newlines else (re.search(r"[\x00-\x1f\x7f]", value)
+                                                         or _BIDI_FORMATTING.search(value))
     if bad or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
         errors.append(_error(f"/{name}", f"'{name}' holds characters that are not allowed."))
         return None

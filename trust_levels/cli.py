@@ -1,4 +1,4 @@
-"""Operator commands: ``offices create``, ``staff create|reset|disable``, ``trust notify-expiring``,
+"""Operator commands: ``offices create``, ``staff create|reset|link|disable``, ``trust notify-expiring``,
 ``audit head|verify``."""
 
 import sys
@@ -82,6 +82,26 @@ def staff_reset(email, as_json):
     link = service.reset_staff(staff)
     db.session.commit()
     emit(as_json, {"id": staff.id, "setup_url": link}, f"New one-time set-up link: {link}")
+
+
+@staff_group.command("link")
+@click.option("--email", required=True)
+@click.option("--citizen-account", required=True,
+              help="The employee's own citizen account (id or e-mail): they can never confirm it.")
+@with_appcontext
+def staff_link(email, citizen_account):
+    """Bind a staff member to their own citizen account, as ``create --citizen-account`` does; for one
+    opened later, or a new one after the linked account was deleted (the log then says
+    ``trust:staff:citizen_link_ended``)."""
+    staff = StaffMember.query.filter_by(email=email.strip().lower()).first()
+    if staff is None:
+        fail("There is no staff member with this e-mail address.")
+    try:
+        linked = service.link_citizen_account(staff, citizen_account)
+    except service.InvalidInput as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(f"Staff member {staff.id} ({staff.email}) is linked to citizen account {linked.uuid}.")
 
 
 @staff_group.command("disable")

@@ -154,12 +154,7 @@ def create_staff(email: str, office_id: int, role: str, citizen_account: str | N
         raise InvalidInput("There is no office with this id.")
     if StaffMember.query.filter_by(email=email_norm).first() is not None:
         raise InvalidInput("A staff member with this e-mail address exists already.")
-    linked = None
-    if citizen_account:
-        linked = Account.query.filter(or_(Account.uuid == citizen_account,
-                                          Account.email == citizen_account.lower())).first()
-        if linked is None:
-            raise InvalidInput("There is no citizen account with this id or e-mail address.")
+    linked = _citizen_account(citizen_account) if citizen_account else None
     staff = StaffMember(email=email_norm, office_id=office_id, role=role,
                         citizen_account_id=linked.id if linked else None)
     db.session.add(staff)
@@ -340,7 +335,7 @@ def _clean(value):
 
 def find_check(staff: StaffMember, raw_code: str, ip_address: str | None) -> IdentityCheck:
     """Look up a check by its code (audited as ``search``); throttled against guessing."""
-    keys = (throttle.account_key(f"staff-search:{staff.id}"), throttle.ip_key(ip_address))
+    keys = (throttle.account_key(f"staff-search:{staff.id}"), throttle.ip_key(ip_address, "staff-search"))
     throttle.check(*keys)
     code = codes.normalise(raw_code)
     check = IdentityCheck.query.filter_by(code_hash=_code_hash(code)).first() if code else None
@@ -363,12 +358,19 @@ def is_own_account(staff: StaffMember, account: Account) -> bool:
     return bool(account.email) and account.email.lower() == staff.email.lower()
 
 
+def _refuse_own_account(staff: StaffMember, account_id: int, **where) -> None:
+    """Refuse a clerk their own account, and leave a security event: an attempt at confirming oneself
+    is what an auditor looks for, and the refusal writes nothing else (the caller commits the event)."""
+    events.record("trust:own_account_refused", account_id, staff_id=staff.id, office_id=staff.office_id, **where)
+    raise OwnAccount()
+
+
 def view_check(staff: StaffMember, check: IdentityCheck) -> None:
     """Record that ``staff`` saw the check's personal data; refuse their own account, and a check no
     longer open: a check page looked up once showed the citizen's data for the whole staff session,
     also after the citizen withdrew the code or it expired."""
     if is_own_account(staff, check.account):
-        raise OwnAccount()
+        _refuse_own_account(staff, check.account_id, check_id=check.id, step="view")
     if check.status != "open":
         raise CodeUsed()
     if check.expires_at <= utcnow():
@@ -391,7 +393,7 @@ def confirm(staff: StaffMember, check: IdentityCheck, person: dict, document: di
     """
     account = check.account
     if is_own_account(staff, account):
-        raise OwnAccount()
+        _refuse_own_account(staff, account.id, check_id=check.id, step="confirm")
     if check.status != "open":
         raise CodeUsed()
     if check.expires_at <= utcnow():
@@ -534,7 +536,7 @@ def _require_may_decide(staff: StaffMember, verification: Verification) -> None:
     if is_own_account(staff, verification.account) or _document_on_own_account(staff, verification):
         # A hold is about two accounts: an admin whose own account carries the document clears
         # nothing (one ID card would confirm two accounts, nobody else having looked).
-        raise OwnAccount()
+        _refuse_own_account(staff, verification.account_id, verification=verification.public_id, step="decide")
     if verification.document_expires_on < today():
         # As at the counter: the document must be valid when the identity is confirmed (approving
         # would also supersede a newer, valid confirmation of the account).
@@ -645,11 +647,36 @@ def export(account: Account) -> dict:
     }
 
 
+def _citizen_account(id_or_email: str) -> Account:
+    linked = Account.query.filter(or_(Account.uuid == id_or_email.strip(),
+                                      Account.email == id_or_email.strip().lower())).first()
+    if linked is None:
+        raise InvalidInput("There is no citizen account with this id or e-mail address.")
+    return linked
+
+
+def link_citizen_account(staff: StaffMember, citizen_account: str) -> Account:
+    """Bind a staff member to their own citizen account (``staff link``): they can never confirm it."""
+    linked = _citizen_account(citizen_account)
+    staff.citizen_account_id = linked.id
+    events.record("trust:staff:citizen_link", linked.id, staff_id=staff.id)
+    return linked
+
+
 def delete_for_account(account: Account) -> None:
-    """With the account go its checks and verification records; the audit log keeps bare ids."""
+    """With the account go its checks and verification records; the audit log keeps bare ids.
+
+    A staff member's own account going ends its binding: a security event says so, since a new account
+    of theirs is unknown here until it is linked again (``staff link``), and the e-mail rule alone then
+    keeps them from confirming it.
+    """
     Verification.query.filter_by(account_id=account.id).delete()
     IdentityCheck.query.filter_by(account_id=account.id).delete()
-    StaffMember.query.filter_by(citizen_account_id=account.id).update({"citizen_account_id": None})
+    for staff in StaffMember.query.filter_by(citizen_account_id=account.id).all():
+        staff.citizen_account_id = None
+        # An event of the staff member's (the account's own events lose their details with it).
+        events.record("trust:staff:citizen_link_ended", None, staff_id=staff.id, office_id=staff.office_id,
+                      reason="account-deleted")
 
 
 def audit_entries_for(staff: StaffMember, limit: int = 200) -> list[AuditEntry]:

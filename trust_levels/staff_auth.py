@@ -8,7 +8,7 @@ built on it. Its idle timeout is ``STAFF_SESSION_IDLE_TIMEOUT``.
 
 from functools import wraps
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 
 from ..idp import auth, events
 from ..idp.extensions import db
@@ -89,8 +89,24 @@ def sign_out() -> None:
     session.token = None
 
 
+# Fetch Metadata (``Sec-Fetch-Site``, sent by every current browser) of a request another site's page
+# started. ``same-site`` too: the district's portals may share its site (kreis-leer.de and its subdomains).
+_OTHER_SITES = ("cross-site", "same-site")
+
+
+def opened_from_another_site() -> bool:
+    """A page GET that a link or redirect on another site started.
+
+    Opening a record writes its ``view`` to the audit log: a link on another site (in a webmail, on a
+    portal) must not make a signed-in clerk's browser write entries nobody chose to write. The cookie
+    (SameSite=Lax) goes along with such a navigation, so the header is what tells it apart.
+    """
+    return request.method in ("GET", "HEAD") and request.headers.get("Sec-Fetch-Site") in _OTHER_SITES
+
+
 def staff_required(view):
-    """Staff pages: a citizen session is refused outright; anyone else goes to the staff sign-in."""
+    """Staff pages: a citizen session is refused outright; anyone else goes to the staff sign-in; a
+    staff page opened from another site asks for a click here first (``opened_from_another_site``)."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -98,6 +114,10 @@ def staff_required(view):
             abort(403)
         if current_staff() is None:
             return redirect(url_for("trust_staff.sign_in", next=request.path))
+        if opened_from_another_site():
+            here = request.full_path if request.query_string else request.path
+            return render_template("trust_levels/staff/opened_elsewhere.html", staff=current_staff(),
+                                   here=here), 200
         return view(*args, **kwargs)
 
     return wrapped

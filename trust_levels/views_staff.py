@@ -225,10 +225,12 @@ def check(check_id):
             db.session.rollback()
             form.document_expires_on.errors.append(str(exc.message))
             return _page("check.html", form=form, check=check)
+        except service.OwnAccount as exc:
+            db.session.commit()  # refused before any change: only its security event is written
+            return _page("message.html", status=403, title=_("Not possible"), message=exc.message)
         except service.TrustError as exc:
             db.session.rollback()
-            return _page("message.html", status=409 if not isinstance(exc, service.OwnAccount) else 403,
-                         title=_("Not possible"), message=exc.message)
+            return _page("message.html", status=409, title=_("Not possible"), message=exc.message)
         db.session.commit()
         session[_OPENED] = [i for i in session.get(_OPENED, []) if i != check_id]
         if verification.status == "held":

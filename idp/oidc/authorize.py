@@ -135,8 +135,15 @@ def decide(fp):
     stash = _stash()
     entry = stash.get(fp)
     decision = request.form.get("decision")
-    if entry is None or decision not in ("allow", "deny", "return", "continue-lower"):
+    if entry is None or decision not in ("allow", "deny", "return", "continue-lower", "this-account",
+                                         "other-account"):
         return _page(_("This sign-in request has expired. Please go back to the portal and start again."))
+    if decision == "other-account":
+        return _sign_in_with_another_account(fp, entry)
+    if decision == "this-account":
+        entry["account_decision"] = "continue"
+        session["oidc_requests"] = stash
+        return redirect(url_for("oidc_authorize.resume", fp=fp))
     # Two questions, two answers: the step-up page's ("return", "continue-lower") and the consent
     # page's ("allow", "deny"). In one slot, each overwrote the other, and a portal asking for
     # both sent the citizen from one page to the other for ever.
@@ -145,6 +152,15 @@ def decide(fp):
         entry["consented_at"] = int(time.time())
     session["oidc_requests"] = stash
     return redirect(url_for("oidc_authorize.resume", fp=fp))
+
+
+def _sign_in_with_another_account(fp: str, entry: dict):
+    """The account chooser's "another account": this sign-in ends (its portals are told, as at any
+    sign-out) and the request waits for the next one, which is the choice (``login_after``)."""
+    record = auth.sign_out()
+    session["oidc_requests"] = {fp: dict(entry, login_after=int(time.time()), at=int(time.time()))}
+    auth.commit_and_notify([record] if record and record.account_id else [])
+    return redirect(url_for("auth.sign_in", next=url_for("oidc_authorize.resume", fp=fp)))
 
 
 # --- steps --------------------------------------------------------------------------------
@@ -179,8 +195,9 @@ def _continue(grant, account, page_elsewhere=None):
     wanted_sub = hint_sub or claims.requested_sub(claims_request)
     if account is None:
         # With prompt=login the sign-in about to happen is the one asked for: remembered as such,
-        # the citizen is not sent to sign in a second time when the request resumes.
-        return _sign_in(fp, data, prompts, force="login" in prompts)
+        # the citizen is not sent to sign in a second time when the request resumes. With
+        # prompt=select_account that sign-in is the choice of account: not asked for again.
+        return _sign_in(fp, data, prompts, force=bool(prompts & {"login", "select_account"}))
     stale = max_age is not None and epoch(record.authenticated_at) + max_age < time.time()
     if ("login" in prompts or stale) and not reauthenticated:
         return _sign_in(fp, data, prompts, force=True)
@@ -188,6 +205,14 @@ def _continue(grant, account, page_elsewhere=None):
         if interactive and not reauthenticated:
             return _sign_in(fp, data, prompts, force=True)
         raise AuthorizeError("login_required", "Another citizen is signed in.")
+    if "select_account" in prompts and not reauthenticated and entry.get("account_decision") != "continue":
+        # OIDC Core §3.1.2.1: the citizen chooses the account. A browser holds one sign-in here: this
+        # account, or sign out and sign in with another (``decide``). (prompt=none with it is refused.)
+        if page_elsewhere:
+            return redirect(page_elsewhere)
+        _remember(fp, data)
+        return render_template("oidc/select_account.html", client=client, account=account, fp=fp,
+                               form=EmptyForm()), 200
 
     # Level of assurance (acr): step up, or say how, or continue lower when only preferred.
     essential, essential_values = claims.essential_acr(claims_request)

@@ -37,23 +37,26 @@ def _emit(as_json: bool, payload: dict, text: str) -> None:
 @click.option("--scope", "scopes", multiple=True, help="Allowed scopes (default: all citizen scopes).")
 @click.option("--access-token-format", default="jwt", type=click.Choice(ACCESS_TOKEN_FORMATS),
               help="Client-credentials access tokens as signed RFC 9068 JWTs (default) or opaque strings.")
+@click.option("--municipality", default=None,
+              help="The town or district the portal speaks for, named with its postbox messages.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def clients_create(name, redirect_uris, post_logout_uris, backchannel_logout_uri, public, external, method,
                    jwks_uri, jwks, sector_identifier, subject_type, id_token_alg, scopes, access_token_format,
-                   as_json):
+                   municipality, as_json):
     """Register a portal; prints its client_id and (once) its client_secret."""
     try:
         client, secret = clients.create_client(
             name, list(redirect_uris), list(post_logout_uris), backchannel_logout_uri, public, external,
             method, jwks_uri, json.loads(jwks) if jwks else None, sector_identifier, subject_type,
-            id_token_alg, " ".join(scopes) or None, access_token_format)
+            id_token_alg, " ".join(scopes) or None, access_token_format, municipality)
     except (clients.ClientInvalid, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     keys.ensure_keys()
     payload = {"client_id": client.client_id, "client_secret": secret, "name": client.name,
                "token_endpoint_auth_method": client.token_endpoint_auth_method, "member": client.member,
-               "access_token_format": client.access_token_format}
+               "access_token_format": client.access_token_format,
+               "municipality": client.client_metadata.get("municipality")}
     _emit(as_json, payload, f"client_id: {client.client_id}\nclient_secret: {secret or '(none)'}\n"
                             "The secret is shown only now; it is stored hashed.")
 
@@ -67,7 +70,8 @@ def clients_list(as_json):
         click.echo(json.dumps([{"client_id": c.client_id, "name": c.name, "member": c.member,
                                 "redirect_uris": c.redirect_uris,
                                 "token_endpoint_auth_method": c.token_endpoint_auth_method,
-                                "access_token_format": c.access_token_format} for c in rows]))
+                                "access_token_format": c.access_token_format,
+                                "municipality": c.client_metadata.get("municipality")} for c in rows]))
         return
     for c in rows:
         click.echo(f"{c.client_id}  {c.name}  {'member' if c.member else 'external'}  "

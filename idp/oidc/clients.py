@@ -56,8 +56,11 @@ def new_client_id() -> str:
 def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris=(), backchannel_logout_uri=None,
                   public=False, external=False, token_endpoint_auth_method=None, jwks_uri=None, jwks=None,
                   sector_identifier=None, subject_type="pairwise", id_token_alg="ES256", scope=None,
-                  access_token_format="jwt"):
+                  access_token_format="jwt", municipality=None):
     """Create a client; returns (client, secret or None). The secret is shown once, stored hashed.
+
+    ``municipality``: the town or district the portal speaks for; its postbox messages name it as their
+    sender's (``sender.municipality`` in the postbox API).
 
     ``access_token_format`` is how the portal's client-credentials tokens look: ``jwt``
     (RFC 9068, the default) or ``opaque`` (``idp.oidc.access_tokens``).
@@ -86,6 +89,9 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
     if id_token_alg not in ID_TOKEN_ALGORITHMS:
         raise ClientInvalid("The ID token algorithm is ES256 or RS256.")
     _check_format(access_token_format)
+    municipality = (municipality or "").strip() or None
+    if municipality is not None and len(municipality) > 200:
+        raise ClientInvalid("The municipality must have at most 200 characters.")
     hosts = {urlsplit(u).hostname for u in redirect_uris}
     if subject_type == "pairwise" and len(hosts) > 1 and not sector_identifier:
         raise ClientInvalid("Redirect URIs on several hosts need a --sector-identifier.")
@@ -111,6 +117,8 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
         metadata["backchannel_logout_session_required"] = True
     if jwks_uri:
         metadata["jwks_uri"] = jwks_uri
+    if municipality:
+        metadata["municipality"] = municipality
     if jwks:
         metadata["jwks"] = jwks if isinstance(jwks, dict) else json.loads(jwks)
     secret = None if method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)

@@ -1,5 +1,7 @@
 """One portal sends, another portal reads on the citizen's behalf; the sender sees the state."""
 
+import json
+
 
 
 def test_portal_sends_and_another_portal_reads_the_same_postbox(leer, landkreis, citizen, client, smtp, kit):
@@ -78,3 +80,22 @@ def test_status_updates_group_into_a_timeline(leer, citizen, client, kit):
     page = client.get("/postbox")
     text = page.get_data(as_text=True)
     assert "HUND-7" in text and "PARK-1" in text and "In Bearbeitung" in text
+
+
+def test_a_message_names_the_municipality_its_portal_speaks_for(make_portal, citizen, client, runner, kit):
+    """``clients create --municipality`` is what ``sender.municipality`` says; a portal registered
+    without one says null rather than guessing."""
+    created = runner.invoke(args=["clients", "create", "--name", "Bauportal", "--redirect-uri",
+                                  "https://bau.example/callback", "--municipality", " Stadt Leer ", "--json"])
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.output)["municipality"] == "Stadt Leer"
+    with_town = make_portal("Bauportal Moormerland", "bau-moormerland.example", municipality="Moormerland")
+    without = make_portal("Fachverfahren", "fach.example")
+    for portal, expected in ((with_town, "Moormerland"), (without, None)):
+        sent = portal.send(portal.portal_token(), portal.sub(), subject=f"Von {expected}")
+        assert sent.status_code == 201, sent.get_json()
+        read = client.get(f"{kit.API}/messages/{sent.get_json()['id']}", headers=kit.bearer(portal.citizen_token()))
+        assert read.get_json()["sender"]["municipality"] == expected
+    too_long = runner.invoke(args=["clients", "create", "--name", "X", "--redirect-uri", "https://x.example/cb",
+                                   "--municipality", "M" * 201])
+    assert too_long.exit_code != 0 and "200 characters" in too_long.output

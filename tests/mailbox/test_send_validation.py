@@ -27,6 +27,10 @@ def _pointers(response) -> set[str]:
     ({"subject": "x" * 256}, "/subject"),
     ({"subject": "Zeile\nZwei"}, "/subject"),
     ({"subject": 5}, "/subject"),
+    # Bidirectional overrides and isolates would reorder the sentence a subject is shown in.
+    ({"subject": "Ihr Bescheid \u202eliuqer"}, "/subject"),
+    ({"subject": "Ihr Bescheid \u2067x\u2069"}, "/subject"),
+    ({"reference": "AZ-\u202d1"}, "/reference"),
     ({"body": "x" * (64 * 1024 + 1)}, "/body"),
     ({"kind": "letter"}, "/kind"),
     ({"kind": None}, "/kind"),

@@ -45,6 +45,17 @@ def test_step_up_page(rp, citizen, browser, lang):
 
 
 @LANGS
+def test_account_chooser_page(rp, citizen, browser, lang):
+    _speak(browser, lang)
+    soup = check_page(rp.authorize(prompt="select_account"), 200)
+    assert soup.html["lang"] == lang
+    assert soup.h1.get_text(strip=True) == {"de": "Konto auswählen", "en": "Choose your account"}[lang]
+    assert [b.get_text(strip=True) for b in soup.select("main form button")] == {
+        "de": ["Mit diesem Konto fortfahren", "Abmelden und ein anderes Konto verwenden"],
+        "en": ["Continue with this account", "Sign out and use another account"]}[lang]
+
+
+@LANGS
 def test_logout_pages(make_rp, citizen, browser, lang):
     _speak(browser, lang)
     soup = check_page(browser.get("/end-session"), 200)

@@ -1,4 +1,4 @@
-"""prompt=none|login|consent (OIDC Core §3.1.2.1)."""
+"""prompt=none|login|consent|select_account (OIDC Core §3.1.2.1)."""
 
 
 def test_prompt_none_without_session_returns_login_required(rp, browser):
@@ -115,3 +115,61 @@ def test_consent_form_without_csrf_token_is_refused(make_rp, citizen, browser):
     response = browser.post(action, data={"decision": "allow"})
     assert response.status_code == 400
     assert rp.is_consent_page(rp.authorize("openid email", consent=None))
+
+
+# --- select_account ----------------------------------------------------------------------------
+
+
+def _is_account_chooser(rp, response) -> bool:
+    return response.status_code == 200 and rp.browser.soup(response).select_one(
+        "form[action*='/authorize/decide/'] input[name=decision][value=this-account]") is not None
+
+
+def test_prompt_select_account_lets_the_signed_in_citizen_continue(rp, citizen):
+    before = rp.id_token(rp.tokens()["id_token"])
+    page = rp.authorize(prompt="select_account")
+    assert _is_account_chooser(rp, page)
+    assert citizen["email"] in page.get_data(as_text=True)
+    result = rp.callback(rp.decide(page, "this-account"))
+    after = rp.id_token(rp.redeem(result["code"]).get_json()["id_token"])
+    assert after["sub"] == before["sub"] and after["auth_time"] == before["auth_time"]
+
+
+def test_prompt_select_account_signs_out_for_another_account(rp, browser, citizen, make_account, app):
+    from buergerkonto.idp.models import WebSession
+
+    first = rp.id_token(rp.tokens()["id_token"])
+    other = make_account()
+    page = rp.authorize(prompt="select_account")
+    assert _is_account_chooser(rp, page)
+    sign_in_page = rp.decide(page, "other-account")
+    assert sign_in_page.status_code == 200 and browser.soup(sign_in_page).select_one("input[name=password]")
+    with app.app_context():
+        # The first citizen's sign-in ended (and its portals are told, as at any sign-out).
+        assert WebSession.query.filter(WebSession.account_id.isnot(None), WebSession.ended_at.is_(None)).count() == 0
+    done = browser.submit_page(sign_in_page, {"email": other["email"], "password": other["password"]})
+    result = rp.callback(browser.follow(done))  # the choice is made: no second chooser
+    second = rp.id_token(rp.redeem(result["code"]).get_json()["id_token"])
+    assert second["sub"] != first["sub"]
+
+
+def test_prompt_select_account_without_a_session_is_the_sign_in(rp, browser, make_account):
+    account = make_account()
+    response = browser.get(rp.authorize_url(prompt="select_account"))
+    assert response.status_code == 302 and response.headers["Location"].startswith("/sign-in?")
+    done = browser.submit(response.headers["Location"], {"email": account["email"], "password": account["password"]})
+    assert "code" in rp.callback(browser.follow(done))
+
+
+def test_prompt_select_account_with_none_is_invalid(rp, citizen):
+    assert rp.callback(rp.authorize(prompt="none select_account"))["error"] == "invalid_request"
+
+
+def test_the_account_chooser_refuses_a_decision_without_csrf_token(rp, browser, citizen, app):
+    from buergerkonto.idp.models import WebSession
+
+    page = rp.authorize(prompt="select_account")
+    action = browser.soup(page).select_one("form")["action"]
+    assert browser.post(action, data={"decision": "other-account"}).status_code == 400
+    with app.app_context():
+        assert WebSession.query.filter(WebSession.account_id.isnot(None), WebSession.ended_at.is_(None)).count() == 1

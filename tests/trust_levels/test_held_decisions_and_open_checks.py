@@ -6,6 +6,7 @@ Each test states the secure behaviour; each failed before its fix (a review foun
 from trust_levels.helpers import confirm_one_document_for, look_up, request_check
 
 from buergerkonto.idp.extensions import db
+from buergerkonto.idp.models import Event
 from buergerkonto.trust_levels.models import Verification
 
 
@@ -26,6 +27,10 @@ def test_an_admin_cannot_clear_a_hold_over_the_document_on_their_own_account(app
     with app.app_context():
         status = Verification.query.filter_by(public_id=public_id).one().status
     assert status == "held", f"the admin whose own account holds the document decided: {response.status_code}, {status}"
+    with app.app_context():
+        [refused] = Event.query.filter_by(tag="trust:own_account_refused").all()
+        assert refused.details == {"staff_id": admin.staff["id"], "office_id": office["id"],
+                                   "verification": public_id, "step": "decide"}
 
 
 def test_a_looked_up_code_of_an_expired_check_does_not_keep_showing_its_data(app, citizen, office, make_staff):

@@ -222,3 +222,10 @@ def test_staff_refusal_pages(app, citizen, office, make_staff, make_account, new
     soup = check_page(staff.get(response.headers["Location"]), 403)
     assert soup.h1.get_text(strip=True) == "Nicht möglich"
     assert "Kollegin oder einen Kollegen" in soup.find(attrs={"role": "alert"}).get_text()
+
+
+def test_staff_page_opened_from_another_site(citizen, office, make_staff):
+    staff = make_staff(office["id"])
+    soup = check_page(staff.get("/staff/verifications", headers={"Sec-Fetch-Site": "cross-site"}), 200)
+    assert soup.h1.get_text(strip=True) == "Von einer anderen Website aus geöffnet"
+    assert soup.find("a", string="Seite öffnen")["href"] == "/staff/verifications"

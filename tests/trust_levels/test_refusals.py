@@ -42,6 +42,11 @@ def test_staff_cannot_confirm_own_account_by_email(app, office, make_staff, make
         assert Verification.query.count() == 0
         with app.test_request_context():
             assert proofing_level(_account(app, own["email"])) == "low"
+        # Each refused attempt leaves a security event naming the clerk and the step.
+        refused = Event.query.filter_by(tag="trust:own_account_refused").order_by(Event.id).all()
+        assert [e.details["step"] for e in refused] == ["view", "confirm"]
+        assert {e.account_id for e in refused} == {_account(app, own["email"]).id}
+        assert {e.details["staff_id"] for e in refused} == {staff.staff["id"]}
 
 
 def test_staff_cannot_confirm_linked_citizen_account(app, office, make_staff, make_account, new_browser):
@@ -52,6 +57,30 @@ def test_staff_cannot_confirm_linked_citizen_account(app, office, make_staff, ma
     code = request_check(citizen)
     response = look_up(staff, code)
     assert staff.get(response.headers["Location"]).status_code == 403
+
+
+def test_deleting_the_linked_account_is_logged_and_a_new_one_can_be_linked(app, runner, office, make_staff,
+                                                                           make_account, new_browser):
+    """The binding ends with the account it names; the log says so, and ``staff link`` binds the new one."""
+    old = make_account(email="privat-alt@example.org")
+    staff = make_staff(office["id"], citizen_account=old["uuid"])
+    citizen = new_browser()
+    sign_in(citizen, old["email"], old["password"])
+    assert citizen.submit("/account/delete", {"current_password": old["password"], "confirm": "y"}).status_code == 200
+    with app.app_context():
+        [ended] = Event.query.filter_by(tag="trust:staff:citizen_link_ended").all()
+        assert ended.details["staff_id"] == staff.staff["id"] and ended.details["reason"] == "account-deleted"
+    new = make_account(email="privat-neu@example.org")
+    unknown = runner.invoke(args=["staff", "link", "--email", staff.email, "--citizen-account", "nobody@example.org"])
+    assert unknown.exit_code != 0 and "no citizen account" in unknown.output
+    linked = runner.invoke(args=["staff", "link", "--email", staff.email.upper(), "--citizen-account", new["email"]])
+    assert linked.exit_code == 0, linked.output
+    citizen = new_browser()
+    sign_in(citizen, new["email"], new["password"])
+    code = request_check(citizen)
+    assert staff.get(look_up(staff, code).headers["Location"]).status_code == 403
+    with app.app_context():
+        assert Event.query.filter_by(tag="trust:staff:citizen_link").count() == 1
 
 
 def test_a_colleague_can_confirm_the_staff_members_account(app, office, make_staff, make_account, new_browser):
@@ -85,6 +114,21 @@ def test_unknown_code_is_refused_and_throttled(app, office, make_staff):
     with app.app_context():
         searches = AuditEntry.query.filter_by(action="search").all()
         assert [e.details for e in searches] == [{"found": False}, {"found": False}]
+
+
+def test_mistyped_codes_at_the_counter_do_not_lock_the_office_network_out_of_signing_in(
+        app, office, make_staff, make_account, new_browser):
+    """All browsers here share one address, as an office behind its town hall's NAT does. The clerks'
+    failed look-ups count per clerk and per network among look-ups only: sign-ins from that network,
+    staff's and citizens', go on."""
+    app.config.update(THROTTLE_FREE_FAILURES=2, THROTTLE_IP_FREE_FAILURES=3)
+    clerks = [make_staff(office["id"]) for _ in range(2)]
+    answers = [look_up(clerk, code).status_code for clerk in clerks for code in ("AAAA-AAAA", "BBBB-BBBB")]
+    assert answers == [404, 404, 404, 429]  # the network's look-ups are throttled together
+    account = make_account()
+    citizen = new_browser()
+    assert sign_in(citizen, account["email"], account["password"]).status_code == 302
+    assert make_staff(office["id"]).staff  # a third clerk signs in (password and TOTP) from there too
 
 
 def test_check_pages_cannot_be_opened_without_the_code(app, citizen, office, make_staff):

@@ -173,3 +173,37 @@ def test_a_withdrawn_code_no_longer_opens_the_citizens_data(app, citizen, office
     assert response.status_code == 302
     page = staff.get(check_url)
     assert "Mustermann" not in page.get_data(as_text=True), page.status_code
+
+
+# --- pages opened from another site ---------------------------------------------------------------
+
+
+def test_a_link_on_another_site_does_not_make_a_clerk_open_a_record(app, citizen, office, make_staff):
+    """Opening a record or a looked-up check writes a ``view`` to the audit log. A link in a webmail or on
+    a portal, followed by a signed-in clerk's browser (its cookie is SameSite=Lax, so it goes along), must
+    not write one: the page asks for a click here first."""
+    code = request_check(citizen)
+    clerk = make_staff(office["id"])
+    check_url = look_up(clerk, code).headers["Location"]
+    with app.app_context():
+        views = AuditEntry.query.filter_by(action="view").count()
+    page = clerk.get(check_url, headers={"Sec-Fetch-Site": "cross-site"})
+    assert page.status_code == 200 and "Mustermann" not in page.get_data(as_text=True)
+    with app.app_context():
+        assert AuditEntry.query.filter_by(action="view").count() == views
+    assert confirm_check(clerk, code).status_code == 200
+    with app.app_context():
+        url = f"/staff/verifications/{Verification.query.one().public_id}"
+        views = AuditEntry.query.filter_by(action="view").count()
+    for site in ("cross-site", "same-site"):
+        page = clerk.get(url, headers={"Sec-Fetch-Site": site})
+        assert page.status_code == 200 and "Mustermann" not in page.get_data(as_text=True)
+        assert clerk.soup(page).select_one(f"main a[href='{url}']") is not None
+    with app.app_context():
+        assert AuditEntry.query.filter_by(action="view").count() == views
+    # The link on that page (same-origin), a bookmark or a typed address (none), and older browsers
+    # without the header open the record, and the view is written.
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}, {}):
+        assert "Mustermann" in clerk.get(url, headers=headers).get_data(as_text=True)
+    with app.app_context():
+        assert AuditEntry.query.filter_by(action="view").count() == views + 3
