@@ -89,6 +89,16 @@ def test_account_pages_pass_axe(network, new_context, axe, lang):
         assert response.status == 200 and urlsplit(page.url).path == path, page.url
         assert axe(page, path) == lang
 
+    # A portal asking which account (prompt=select_account) gets the account chooser.
+    stadt = network.portals["stadt"]
+    query = urlencode({"response_type": "code", "client_id": network.state["clients"]["stadt"]["client_id"],
+                       "redirect_uri": stadt + "/callback", "scope": "openid", "state": "s", "nonce": "n",
+                       "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                       "code_challenge_method": "S256", "prompt": "select_account"})
+    assert page.goto(f"{idp}/authorize?{query}").status == 200
+    assert page.locator("main form input[name=decision][value=this-account]").count() == 1
+    assert axe(page, "account chooser") == lang
+
     # Signing out at the Bürgerkonto without a portal's hint asks first, then says it is done.
     page.goto(f"{idp}/end-session")
     axe(page, "sign-out confirmation")
