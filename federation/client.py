@@ -115,7 +115,8 @@ def exchange_code(settings: UpstreamSettings, metadata: dict, code: str, verifie
             raise UpstreamUnavailable("timeout") from exc
         except requests.RequestException as exc:
             raise UpstreamUnavailable("unreachable") from exc
-        except ValueError as exc:  # not a JSON token response
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # Not a JSON object, or members Authlib's token cannot take (``expires_in`` as a list).
             raise UpstreamUnavailable("token-response") from exc
     if not isinstance(token.get("id_token"), str) or not isinstance(token.get("access_token"), str):
         raise UpstreamUnavailable("token-response")

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from flask import session
+from flask import current_app, session
 from sqlalchemy import and_, delete, or_, select, update
 
 from ..idp import accounts, auth, crypto, events
@@ -17,6 +17,7 @@ from ..idp.extensions import db
 from ..idp.hooks import LEVELS
 from ..idp.oidc import authorize
 from ..idp.models import Account
+from ..idp.sessions import rotate
 from ..idp.timeutil import utcnow
 from ..idp.upsert import insert_unless_present
 from . import client, discovery, levels, tokens
@@ -84,7 +85,8 @@ def begin(settings: UpstreamSettings, next_path: str, locale: str | None) -> str
     while len(flows) >= MAX_FLOWS:
         flows.pop(min(flows, key=lambda s: flows[s]["at"]))
     flows[flow["state"]] = {"nonce": flow["nonce"], "verifier": flow["verifier"], "next": next_path,
-                            "at": int(time.time()), "issuer": settings.issuer, "acr_values": acr_values}
+                            "at": int(time.time()), "issuer": settings.issuer, "acr_values": acr_values,
+                            "fresh": fresh}
     session[FLOWS_KEY] = flows
     return client.authorization_url(settings, metadata, flow, acr_values, locale, fresh)
 
@@ -139,6 +141,10 @@ def complete(settings: UpstreamSettings, args) -> tuple[UpstreamSignIn, str]:
         if info.get("sub") != claims["sub"]:
             raise Refused("userinfo-sub")
         profile.update({name: info[name] for name in KEPT_CLAIMS if name in info})
+    if flow.get("fresh") and claims.get("auth_time") is None:
+        # A new authentication was asked for (prompt=login); only ``auth_time`` shows the upstream made
+        # one rather than answering from its session. Without it, the token's ``iat`` stands in.
+        raise Refused("id-token:missing_claim:auth_time")
     acr = claims.get("acr")
     result = UpstreamSignIn(
         issuer=settings.issuer,
@@ -243,7 +249,14 @@ def _remember_upstream_sign_in(sid: str, identity: FederatedIdentity, result: Up
 
 
 def hold_pending(result: UpstreamSignIn, next_path: str) -> None:
-    """A first sign-in: keep the result in the session until the citizen chooses."""
+    """A first sign-in: keep the result in the session until the citizen chooses.
+
+    A browser nobody is signed in on gets a new session token first, as at any sign-in: the checked
+    identity must not wait under a token from before the upstream round trip, which someone may have
+    planted or seen (session fixation: they could open an account on the citizen's eID identity).
+    """
+    if auth.current_account() is None:
+        rotate(current_app, session)
     session[PENDING_KEY] = {"result": asdict(result), "next": next_path, "at": time.time()}
 
 
@@ -403,7 +416,7 @@ def upstream_logout(settings: UpstreamSettings, claims: dict) -> list:
 
     query = FederatedSession.query.filter_by(issuer=settings.issuer, ended_at=None).filter(or_(
         FederatedSession.upstream_auth_time.is_(None), FederatedSession.upstream_auth_time <= _utc(claims["iat"])))
-    if claims.get("sid"):
+    if claims.get("sid") is not None:
         query = query.filter_by(upstream_sid=claims["sid"])
         if claims.get("sub"):
             query = query.filter_by(upstream_subject=claims["sub"])

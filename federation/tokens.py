@@ -97,6 +97,9 @@ def _claim_failure(exc: JoseError) -> TokenRejected:
     return TokenRejected(f"{exc.error}:{claim}" if claim else exc.error)
 
 
+_EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+
+
 def validate_id_token(settings: UpstreamSettings, id_token: str, nonce: str,
                       access_token: str | None = None) -> dict:
     """The ID token's claims after full validation; raises ``TokenRejected``."""
@@ -118,18 +121,20 @@ def validate_id_token(settings: UpstreamSettings, id_token: str, nonce: str,
         raise _claim_failure(exc) from exc
     if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
         raise TokenRejected("invalid_claim:sub")
-    auth_time = claims.get("auth_time")
-    if auth_time is not None:
-        if isinstance(auth_time, bool) or not isinstance(auth_time, (int, float)):
-            raise TokenRejected("invalid_claim:auth_time")
-        if auth_time > time.time() + _leeway():
-            raise TokenRejected("invalid_claim:auth_time")
-    if "acr" in claims and not isinstance(claims["acr"], str):
-        raise TokenRejected("invalid_claim:acr")
-    if "amr" in claims and not (isinstance(claims["amr"], list) and all(isinstance(m, str) for m in claims["amr"])):
+    for name in ("auth_time", "iat"):
+        # A time this service stores: a number, not in the future, and not before 2000 (a year such as
+        # -1199 cannot even be a date here).
+        moment = claims.get(name)
+        if moment is not None and (isinstance(moment, bool) or not isinstance(moment, (int, float))
+                                   or not _EARLIEST <= moment <= time.time() + _leeway()):
+            raise TokenRejected(f"invalid_claim:{name}")
+    # Strings this service stores in columns of 255 characters (``sub`` above).
+    for name in ("acr", "sid"):
+        if name in claims and not (isinstance(claims[name], str) and 0 < len(claims[name]) <= 255):
+            raise TokenRejected(f"invalid_claim:{name}")
+    if "amr" in claims and not (isinstance(claims["amr"], list) and len(claims["amr"]) <= 20
+                                and all(isinstance(m, str) and 0 < len(m) <= 64 for m in claims["amr"])):
         raise TokenRejected("invalid_claim:amr")
-    if "sid" in claims and not isinstance(claims["sid"], str):
-        raise TokenRejected("invalid_claim:sid")
     return claims
 
 
@@ -159,8 +164,11 @@ def validate_logout_token(settings: UpstreamSettings, logout_token: str) -> dict
     sid, sub = claims.get("sid"), claims.get("sub")
     if sid is None and sub is None:
         raise TokenRejected("missing_claim:sid,sub")
-    if (sid is not None and not isinstance(sid, str)) or (sub is not None and not isinstance(sub, str)):
+    # An empty ``sid`` names no session: read as absent it would end every session of the ``sub``.
+    if sid is not None and not (isinstance(sid, str) and 0 < len(sid) <= 255):
         raise TokenRejected("invalid_claim:sid")
+    if sub is not None and not (isinstance(sub, str) and 0 < len(sub) <= 255):
+        raise TokenRejected("invalid_claim:sub")
     if not 0 < len(claims["jti"]) <= MAX_JTI_LENGTH:
         raise TokenRejected("invalid_claim:jti")
     if not isinstance(claims["iat"], (int, float)) or _logout_token_accepted_until(claims) < time.time():

@@ -96,9 +96,11 @@ SEND = {
                                      "for portals registered so). Only a citizen who signed in at this portal "
                                      "(pairwise: at a portal of its sector) can be addressed; else 400."},
         "subject": {"type": "string", "minLength": 1, "maxLength": MAX_SUBJECT,
-                    "description": "One line: no control characters, and no bidirectional embeddings, overrides "
-                                   "or isolates (U+202A–U+202E, U+2066–U+2069), which would reorder the "
-                                   "sentences pages show it in. The same holds for `reference`."},
+                    "description": "One line: no control characters (C0, C1), line or paragraph separators, or "
+                                   "format characters (Unicode category Cf: bidirectional embeddings, "
+                                   "overrides, isolates and marks, which would reorder the sentences pages "
+                                   "show it in; the zero-width joiners U+200C and U+200D excepted). The same "
+                                   "holds for `reference`."},
         "body": {"type": "string", "description": "Plain text, at most 64 KiB (UTF-8)."},
         "kind": {"type": "string", "enum": list(KINDS), "default": "notice"},
         "reference": {"type": "string", "minLength": 1, "maxLength": MAX_REFERENCE,

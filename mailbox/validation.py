@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 
+from ..idp.text import hides_or_reorders
+
 KINDS = ("notice", "status")
 LEVELS = ("low", "substantial", "high")
 # The states of the German central citizen postbox (Zentrales Bürgerpostfach) for applications.
@@ -47,15 +49,7 @@ LANGUAGE_PATTERN = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$"  #
 MAX_LANGUAGE = 12  # the longest tag it allows ("abc-Abcd-123"); the column holds 35, as RFC 5646 4.4.1 advises
 DEFAULT_LANGUAGE = "de"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Never in a one-line field (subject, reference): bidirectional embeddings, overrides and isolates. A
-# subject is shown inside sentences ("The message “…” from Stadt Leer will be deleted"); an override
-# there reorders the words after it, the sender's name among them. Right-to-left text needs none of them.
-_BIDI_FORMATTING = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _PATH_SEPARATORS = re.compile(r"[/\\]")
-# Never in a file name: controls (C0 and C1), format characters (bidirectional overrides and isolates
-# show "Bescheid\u202efdp.cmd" as "Bescheiddmc.pdf"; zero-width ones hide), surrogates, and line and
-# paragraph separators.
-_FILENAME_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
 _NO_PATHS = "A file name of 1 to 255 characters, without paths."
@@ -70,7 +64,7 @@ def _filename_problem(filename) -> str | None:
     for form in (filename, unicodedata.normalize("NFKD", filename)):
         if _PATH_SEPARATORS.search(form) or form in (".", ".."):
             return _NO_PATHS
-    if any(unicodedata.category(ch) in _FILENAME_BAD_CATEGORIES for ch in filename):
+    if hides_or_reorders(filename, joiners_allowed=False):  # a file name has no use for invisible joiners
         return ("A file name must not hold control characters, format characters (such as bidirectional "
                 "overrides) or line separators.")
     return None
@@ -161,10 +155,14 @@ def _text(data, name, errors, required=False, max_len=None, max_bytes=None, allo
     if max_bytes is not None and len(value.encode("utf-8", "surrogatepass")) > max_bytes:
         errors.append(_error(f"/{name}", f"'{name}' is longer than {max_bytes} bytes."))
         return None
-    bad = _CONTROL.search(value) if allow_newlines else (re.search(r"[\x00-\x1f\x7f]", value)
-                                                         or _BIDI_FORMATTING.search(value))
-    if bad or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+    # A one-line field (subject, reference) is shown inside sentences and titles: nothing in it may
+    # hide, break the line or reorder the words around it (``text.hides_or_reorders``).
+    if allow_newlines and (_CONTROL.search(value) or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)):
         errors.append(_error(f"/{name}", f"'{name}' holds characters that are not allowed."))
+        return None
+    if not allow_newlines and hides_or_reorders(value):
+        errors.append(_error(f"/{name}", f"'{name}' must be one line without control characters or invisible "
+                                         "formatting characters (such as bidirectional marks and overrides)."))
         return None
     return value
 

@@ -113,7 +113,9 @@ def staff_required(view):
         if citizen_signed_in():
             abort(403)
         if current_staff() is None:
-            return redirect(url_for("trust_staff.sign_in", next=request.path))
+            # A link from elsewhere does not choose the page the sign-in leads to either.
+            return redirect(url_for("trust_staff.sign_in",
+                                    next=None if opened_from_another_site() else request.path))
         if opened_from_another_site():
             here = request.full_path if request.query_string else request.path
             return render_template("trust_levels/staff/opened_elsewhere.html", staff=current_staff(),

@@ -140,6 +140,8 @@ def decide(fp):
         return _page(_("This sign-in request has expired. Please go back to the portal and start again."))
     if decision == "other-account":
         return _sign_in_with_another_account(fp, entry)
+    account = auth.current_account()
+    entry["decided_by"] = account.id if account else None  # see ``_decisions_of``
     if decision == "this-account":
         entry["account_decision"] = "continue"
         session["oidc_requests"] = stash
@@ -154,11 +156,30 @@ def decide(fp):
     return redirect(url_for("oidc_authorize.resume", fp=fp))
 
 
+_DECISIONS = ("consent_decision", "consented_at", "level_decision", "account_decision")
+
+
+def _decisions_of(entry: dict, account) -> dict:
+    """The remembered request with the decisions of ``account`` only.
+
+    A sign-in keeps the session's data, remembered requests included: on a shared computer another
+    citizen may sign in while a request waits with the first one's answers (consent given, a lower
+    level accepted). Those answers are not the new citizen's.
+    """
+    if entry.get("decided_by") == (account.id if account else None):
+        return entry
+    return {key: value for key, value in entry.items() if key not in _DECISIONS}
+
+
 def _sign_in_with_another_account(fp: str, entry: dict):
     """The account chooser's "another account": this sign-in ends (its portals are told, as at any
-    sign-out) and the request waits for the next one, which is the choice (``login_after``)."""
+    sign-out) and the request waits for the next one, which is the choice (``login_after``).
+
+    Only the request itself is kept: the decisions taken in this session (consent, the level, this
+    account) were the first citizen's, and the next one answers for themselves."""
     record = auth.sign_out()
-    session["oidc_requests"] = {fp: dict(entry, login_after=int(time.time()), at=int(time.time()))}
+    now = int(time.time())
+    session["oidc_requests"] = {fp: {"query": entry["query"], "at": now, "login_after": now}}
     auth.commit_and_notify([record] if record and record.account_id else [])
     return redirect(url_for("auth.sign_in", next=url_for("oidc_authorize.resume", fp=fp)))
 
@@ -185,7 +206,7 @@ def _continue(grant, account, page_elsewhere=None):
         raise AuthorizeError("invalid_request", str(exc)) from None
     hint_sub = _hint_subject(data.get("id_token_hint"), client)
     fp = _fingerprint(data)
-    entry = _stash().get(fp, {})
+    entry = _decisions_of(_stash().get(fp, {}), account)
     interactive = "none" not in prompts
 
     # Authentication: a session, fresh enough, of the citizen the portal expects.

@@ -80,14 +80,23 @@ def clients_list(as_json):
 
 @clients_group.command("update")
 @click.argument("client_id")
-@click.option("--access-token-format", required=True, type=click.Choice(ACCESS_TOKEN_FORMATS),
+@click.option("--access-token-format", default=None, type=click.Choice(ACCESS_TOKEN_FORMATS),
               help="How the portal's next client-credentials tokens look; issued ones stay valid until they expire.")
-def clients_update(client_id, access_token_format):
-    """Change a portal's registration (the format of its client-credentials access tokens)."""
-    if clients.set_access_token_format(client_id, access_token_format) is None:
+@click.option("--municipality", default=None,
+              help="The town or district the portal speaks for, named with its postbox messages.")
+def clients_update(client_id, access_token_format, municipality):
+    """Change a portal's registration: the format of its client-credentials access tokens, its municipality."""
+    if access_token_format is None and municipality is None:
+        raise click.UsageError("Give --access-token-format or --municipality.")
+    try:
+        client = clients.update_client(client_id, access_token_format, municipality)
+    except (clients.ClientInvalid, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if client is None:
         raise click.ClickException("No such client.")
     db.session.commit()
-    click.echo(f"Client {client_id}: access tokens {access_token_format}.")
+    click.echo(f"Client {client_id}: access tokens {client.access_token_format}, "
+               f"municipality {client.client_metadata.get('municipality') or '(none)'}.")
 
 
 @clients_group.command("delete")

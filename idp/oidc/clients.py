@@ -13,6 +13,7 @@ import time
 from urllib.parse import urlsplit
 
 from .. import events
+from ..text import hides_or_reorders
 from ..extensions import db
 from . import api_scopes, claims
 from .models import ACCESS_TOKEN_FORMATS, ID_TOKEN_ALGORITHMS, Client, hash_secret
@@ -65,9 +66,7 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
     ``access_token_format`` is how the portal's client-credentials tokens look: ``jwt``
     (RFC 9068, the default) or ``opaque`` (``idp.oidc.access_tokens``).
     """
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise ClientInvalid("The name must have 1 to 200 characters.")
+    name = _display_name(name, "name", required=True)
     if not redirect_uris:
         raise ClientInvalid("At least one redirect URI is needed.")
     redirect_uris = [check_uri(u, "Redirect URI") for u in redirect_uris]
@@ -89,9 +88,7 @@ def create_client(name: str, redirect_uris: list[str], post_logout_redirect_uris
     if id_token_alg not in ID_TOKEN_ALGORITHMS:
         raise ClientInvalid("The ID token algorithm is ES256 or RS256.")
     _check_format(access_token_format)
-    municipality = (municipality or "").strip() or None
-    if municipality is not None and len(municipality) > 200:
-        raise ClientInvalid("The municipality must have at most 200 characters.")
+    municipality = _display_name(municipality, "municipality")
     hosts = {urlsplit(u).hostname for u in redirect_uris}
     if subject_type == "pairwise" and len(hosts) > 1 and not sector_identifier:
         raise ClientInvalid("Redirect URIs on several hosts need a --sector-identifier.")
@@ -137,15 +134,39 @@ def _check_format(access_token_format: str) -> None:
         raise ClientInvalid("The access token format is 'jwt' or 'opaque'.")
 
 
-def set_access_token_format(client_id: str, access_token_format: str) -> Client | None:
-    """Change how the portal's next client-credentials tokens look; tokens already issued stay valid."""
-    _check_format(access_token_format)
+def _display_name(value, what: str, required: bool = False) -> str | None:
+    """A portal's name or municipality, as citizens see it beside its messages and on consent pages: one
+    line of 1 to 200 characters, nothing hidden or reordering (``text.hides_or_reorders``)."""
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise ClientInvalid(f"The {what} must have 1 to 200 characters.")
+        return None
+    if len(value) > 200:
+        raise ClientInvalid(f"The {what} must have 1 to 200 characters.")
+    if hides_or_reorders(value):
+        raise ClientInvalid(f"The {what} must be one line without control characters or invisible formatting "
+                            "characters (such as bidirectional marks and overrides).")
+    return value
+
+
+def update_client(client_id: str, access_token_format: str | None = None,
+                  municipality: str | None = None) -> Client | None:
+    """Change a registration: how the portal's next client-credentials tokens look (tokens already
+    issued stay valid), the municipality its messages name. ``None`` leaves a setting as it is."""
+    if access_token_format is not None:
+        _check_format(access_token_format)
+    if municipality is not None:
+        municipality = _display_name(municipality, "municipality", required=True)
     client = Client.query.filter_by(client_id=client_id).first()
     if client is None:
         return None
-    if client.access_token_format != access_token_format:
-        client.set_client_metadata(dict(client.client_metadata, access_token_format=access_token_format))
-        events.record("oidc:client:update", None, client_id=client_id, access_token_format=access_token_format)
+    changes = {key: value for key, value in (("access_token_format", access_token_format),
+                                             ("municipality", municipality))
+               if value is not None and client.client_metadata.get(key) != value}
+    if changes:
+        client.set_client_metadata(dict(client.client_metadata, **changes))
+        events.record("oidc:client:update", None, client_id=client_id, **changes)
     return client
 
 

@@ -100,3 +100,35 @@ def portal(app, client, browser):
         db.session.commit()
         return RelyingParty(client, browser, {"client_id": registration.client_id, "client_secret": secret,
                                               "redirect_uri": REDIRECT})
+
+
+@pytest.fixture
+def endpoint_answering(app):
+    """``endpoint_answering(name, body)``: the upstream's endpoint ``name`` (``token_endpoint``,
+    ``userinfo_endpoint``) becomes a loopback server answering 200 ``application/json`` with ``body``
+    (bytes, or a function making them per request); the cached upstream metadata points at it."""
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    from buergerkonto.federation.models import Upstream
+    from buergerkonto.idp.extensions import db
+
+    servers = []
+
+    def answer(name: str, body):
+        make_body = body if callable(body) else (lambda: body)
+        server = make_server("127.0.0.1", 0, lambda environ, start_response: Response(
+            make_body(), content_type="application/json")(environ, start_response))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        with app.app_context():
+            row = Upstream.query.one()
+            row.server_metadata = {**row.server_metadata, name: f"http://127.0.0.1:{server.server_port}/{name}"}
+            db.session.commit()
+
+    yield answer
+    for server in servers:
+        server.shutdown()
+        server.server_close()

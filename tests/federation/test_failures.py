@@ -141,34 +141,9 @@ def test_slow_token_endpoint_shows_a_clear_page_and_signs_nobody_in(app, browser
 
 
 @pytest.fixture
-def userinfo_answering(app):
-    """``userinfo_answering(body)``: the upstream's userinfo endpoint becomes a loopback server that
-    answers 200 with ``body`` as ``application/json`` (the cached upstream metadata points at it)."""
-    import threading
-
-    from werkzeug.serving import make_server
-    from werkzeug.wrappers import Response
-
-    from buergerkonto.federation.models import Upstream
-    from buergerkonto.idp.extensions import db
-
-    servers = []
-
-    def answer(body: bytes):
-        server = make_server("127.0.0.1", 0, lambda environ, start_response: Response(
-            body, content_type="application/json")(environ, start_response))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        with app.app_context():
-            row = Upstream.query.one()
-            row.server_metadata = {**row.server_metadata,
-                                   "userinfo_endpoint": f"http://127.0.0.1:{server.server_port}/userinfo"}
-            db.session.commit()
-
-    yield answer
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+def userinfo_answering(endpoint_answering):
+    """``userinfo_answering(body)``: the upstream's userinfo endpoint answers 200 with ``body``."""
+    return lambda body: endpoint_answering("userinfo_endpoint", body)
 
 
 @pytest.mark.parametrize("body", [b"<html>Wartungsarbeiten</html>", b'{"sub": "erika", "given_na', b"\xff\xfe\x00",
