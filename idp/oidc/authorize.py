@@ -141,7 +141,12 @@ def decide(fp):
     if decision == "other-account":
         return _sign_in_with_another_account(fp, entry)
     account = auth.current_account()
-    entry["decided_by"] = account.id if account else None  # see ``_decisions_of``
+    decided_by = account.id if account else None
+    if entry.get("decided_by") != decided_by:
+        # Another citizen's answers to this request are not kept beside this one's (``_decisions_of``).
+        for key in _DECISIONS:
+            entry.pop(key, None)
+    entry["decided_by"] = decided_by
     if decision == "this-account":
         entry["account_decision"] = "continue"
         session["oidc_requests"] = stash
