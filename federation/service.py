@@ -72,7 +72,9 @@ def begin(settings: UpstreamSettings, next_path: str, locale: str | None) -> str
     always makes the upstream state the ``acr`` it reached, which some
     providers (oidc-provider among them) only do when asked.
     """
-    metadata = discovery.metadata(settings)
+    # Anyone can open the start address: with a stale copy, a refresh is tried at most once a while
+    # (``untrusted``), not once per visit, each of which could hold a worker for a slow upstream's timeout.
+    metadata = discovery.metadata(settings, untrusted=True)
     # A new authentication is what a portal's prompt=login or max_age asks for, and what "sign in
     # again" in a signed-in browser is for (a change confirmed by a recent sign-in): the upstream is
     # asked for one, or it answers from its own session, however old, and nobody signs in.

@@ -298,3 +298,30 @@ def test_an_oversized_token_response_shows_a_clear_page_and_signs_nobody_in(app,
     upstream.admin("pad", bytes=MAX_ANSWER_BYTES + 1)
     _unavailable(app, browser.get(callback), "answer-too-large")
     assert federated_sessions(app) == []
+
+
+def test_visits_to_the_start_address_do_not_each_refresh_stale_metadata(app, browser, upstream, monkeypatch):
+    """Anyone can open /federation/start. With the cached metadata stale and the upstream unreachable,
+    every visit tried a discovery fetch (each may hold a worker for twice the timeout); now one a while
+    goes out, and the stale copy serves the visits (found by a review)."""
+    from datetime import timedelta
+
+    from buergerkonto.federation import discovery
+    from buergerkonto.federation.models import Upstream
+    from buergerkonto.idp.extensions import db
+
+    _start(browser)  # caches the upstream's metadata
+    with app.app_context():
+        row = Upstream.query.one()
+        row.metadata_fetched_at -= timedelta(days=2)
+        db.session.commit()
+    fetches = []
+
+    def unreachable(url):
+        fetches.append(url)
+        raise discovery.UpstreamUnavailable("unreachable")
+
+    monkeypatch.setattr(discovery, "_get_json", unreachable)
+    for _ in range(5):
+        assert browser.get("/federation/start").status_code == 302
+    assert len(fetches) <= 1, fetches
