@@ -145,7 +145,7 @@ def complete(settings: UpstreamSettings, args) -> tuple[UpstreamSignIn, str]:
         profile.update({name: info[name] for name in KEPT_CLAIMS if name in info})
     if flow.get("fresh") and claims.get("auth_time") is None:
         # A new authentication was asked for (prompt=login); only ``auth_time`` shows the upstream made
-        # one rather than answering from its session. Without it, the token's ``iat`` stands in.
+        # one rather than answering from its session. (Where none was asked for, ``iat`` stands in.)
         raise Refused("id-token:missing_claim:auth_time")
     acr = claims.get("acr")
     result = UpstreamSignIn(

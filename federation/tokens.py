@@ -100,6 +100,11 @@ def _claim_failure(exc: JoseError) -> TokenRejected:
 _EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
 
 
+def _storable(value) -> bool:
+    """A string this service stores in a column of 255 characters (``sub``, ``sid``, ``acr``)."""
+    return isinstance(value, str) and 0 < len(value) <= 255
+
+
 def validate_id_token(settings: UpstreamSettings, id_token: str, nonce: str,
                       access_token: str | None = None) -> dict:
     """The ID token's claims after full validation; raises ``TokenRejected``."""
@@ -119,7 +124,7 @@ def validate_id_token(settings: UpstreamSettings, id_token: str, nonce: str,
         CodeIDToken(claims, header, options, params).validate(leeway=_leeway())
     except JoseError as exc:
         raise _claim_failure(exc) from exc
-    if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
+    if not _storable(claims["sub"]):
         raise TokenRejected("invalid_claim:sub")
     for name in ("auth_time", "iat"):
         # A time this service stores: a number, not in the future, and not before 2000 (a year such as
@@ -128,9 +133,8 @@ def validate_id_token(settings: UpstreamSettings, id_token: str, nonce: str,
         if moment is not None and (isinstance(moment, bool) or not isinstance(moment, (int, float))
                                    or not _EARLIEST <= moment <= time.time() + _leeway()):
             raise TokenRejected(f"invalid_claim:{name}")
-    # Strings this service stores in columns of 255 characters (``sub`` above).
     for name in ("acr", "sid"):
-        if name in claims and not (isinstance(claims[name], str) and 0 < len(claims[name]) <= 255):
+        if name in claims and not _storable(claims[name]):
             raise TokenRejected(f"invalid_claim:{name}")
     if "amr" in claims and not (isinstance(claims["amr"], list) and len(claims["amr"]) <= 20
                                 and all(isinstance(m, str) and 0 < len(m) <= 64 for m in claims["amr"])):
@@ -165,9 +169,9 @@ def validate_logout_token(settings: UpstreamSettings, logout_token: str) -> dict
     if sid is None and sub is None:
         raise TokenRejected("missing_claim:sid,sub")
     # An empty ``sid`` names no session: read as absent it would end every session of the ``sub``.
-    if sid is not None and not (isinstance(sid, str) and 0 < len(sid) <= 255):
+    if sid is not None and not _storable(sid):
         raise TokenRejected("invalid_claim:sid")
-    if sub is not None and not (isinstance(sub, str) and 0 < len(sub) <= 255):
+    if sub is not None and not _storable(sub):
         raise TokenRejected("invalid_claim:sub")
     if not 0 < len(claims["jti"]) <= MAX_JTI_LENGTH:
         raise TokenRejected("invalid_claim:jti")

@@ -112,11 +112,11 @@ def staff_required(view):
     def wrapped(*args, **kwargs):
         if citizen_signed_in():
             abort(403)
+        elsewhere = opened_from_another_site()
         if current_staff() is None:
             # A link from elsewhere does not choose the page the sign-in leads to either.
-            return redirect(url_for("trust_staff.sign_in",
-                                    next=None if opened_from_another_site() else request.path))
-        if opened_from_another_site():
+            return redirect(url_for("trust_staff.sign_in", next=None if elsewhere else request.path))
+        if elsewhere:
             here = request.full_path if request.query_string else request.path
             return render_template("trust_levels/staff/opened_elsewhere.html", staff=current_staff(),
                                    here=here), 200

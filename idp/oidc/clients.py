@@ -13,8 +13,8 @@ import time
 from urllib.parse import urlsplit
 
 from .. import events
-from ..text import hides_or_reorders
 from ..extensions import db
+from ..text import hides_or_reorders
 from . import api_scopes, claims
 from .models import ACCESS_TOKEN_FORMATS, ID_TOKEN_ALGORITHMS, Client, hash_secret
 
@@ -138,11 +138,9 @@ def _display_name(value, what: str, required: bool = False) -> str | None:
     """A portal's name or municipality, as citizens see it beside its messages and on consent pages: one
     line of 1 to 200 characters, nothing hidden or reordering (``text.hides_or_reorders``)."""
     value = (value or "").strip()
-    if not value:
-        if required:
-            raise ClientInvalid(f"The {what} must have 1 to 200 characters.")
+    if not value and not required:
         return None
-    if len(value) > 200:
+    if not 0 < len(value) <= 200:
         raise ClientInvalid(f"The {what} must have 1 to 200 characters.")
     if hides_or_reorders(value):
         raise ClientInvalid(f"The {what} must be one line without control characters or invisible formatting "
